@@ -16,12 +16,27 @@ _MT_N = 624  # MT19937's state words
 _STATE_BYTES, _LEGACY_STATE_BYTES = 5056, 5048
 
 
+# A thread's own default generator (a DataLoader worker's), where it has one.
+class _ThreadState(threading.local):
+    """A thread's own random state: its default generator where it has one (set as an
+    attribute), vmap's refusal of draws, its BatchDraws and its calls in progress (class
+    defaults: read directly)."""
+
+    refusal = None
+    batch_draws = None
+    vmap_calls = 0
+
+
+_thread = _ThreadState()
+
+
 class Generator:
     """A seedable random stream: PyTorch's CPU generator, MT19937 seeded as torch.manual_seed
     seeds it, so that the same seed draws the same numbers as PyTorch (see the functions below).
     Pass ``generator=`` to factories, samplers and dropout."""
 
-    __slots__ = ("_bits", "_numpy", "_initial_seed", "_next_double_normal", "_next_float_normal")
+    __slots__ = ("_bits", "_numpy", "_initial_seed", "_next_double_normal", "_next_float_normal",
+                 "_reseeded_in_vmap")
 
     def __init__(self, device="cpu"):
         if str(device) != "cpu":
@@ -30,6 +45,7 @@ class Generator:
         # NumPy's distributions over the same 32-bit stream, for the draws that need not be
         # PyTorch's (gradcheck's random directions).
         self._numpy = np.random.Generator(self._bits)
+        self._reseeded_in_vmap = None  # the state that a manual_seed inside func.vmap left
         self.manual_seed(_DEFAULT_SEED)
 
     def manual_seed(self, seed):
@@ -45,6 +61,9 @@ class Generator:
         self._bits.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": _MT_N}}
         self._next_double_normal = None
         self._next_float_normal = None
+        if _thread.vmap_calls:
+            # PyTorch's vmap allows reseeding; its randomness checks start again from here
+            self._reseeded_in_vmap = self._snapshot()
         return self
 
     def seed(self):
@@ -147,18 +166,6 @@ default_generator = Generator()
 # differ from run to run (torch.initial_seed() is new each time); a new Generator() starts
 # from the fixed default seed.
 default_generator.seed()
-# A thread's own default generator (a DataLoader worker's), where it has one.
-class _ThreadState(threading.local):
-    """A thread's own random state: its default generator where it has one (set as an
-    attribute), vmap's refusal of draws, its BatchDraws and its calls in progress (class
-    defaults: read directly)."""
-
-    refusal = None
-    batch_draws = None
-    vmap_calls = 0
-
-
-_thread = _ThreadState()
 
 
 def set_thread_generator(generator):

@@ -20,7 +20,7 @@ from .autograd.function import NOT_IMPLEMENTED, _BackwardOutput
 from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, refuse_overlap, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
-from .ops._broadcast import mismatch_error as _broadcast_mismatch
+from .ops._broadcast import mismatch_error
 from .ops.elementwise.arithmetic import (_fusable, fused_add_scaled, scalar_first,
                                          scalar_first_addc, scalar_first_overload,
                                          scalar_first_product)
@@ -413,15 +413,24 @@ def fill_(self, value):
                          lambda array: array.fill(fill))
 
 
+def _check_copy_shapes(destination, source):
+    """PyTorch's copy_ shape errors: shapes that do not broadcast name the first mismatching
+    dimension; a broadcast shape other than the destination's is refused with it."""
+    error = mismatch_error(destination, source)
+    if error is not None:
+        raise error
+    broadcast = np.broadcast_shapes(destination, source)
+    if broadcast != tuple(destination):
+        raise RuntimeError(f"output with shape {list(destination)} doesn't match the broadcast "
+                           f"shape {list(broadcast)}")
+
+
 def copy_(self, source):
     """Copy ``source`` (broadcast, cast) into this tensor; differentiable w.r.t. source."""
     if not isinstance(source, Tensor):
         source = Tensor._wrap(np.asarray(source))
     if source._data.shape != self._data.shape:
-        # sizes that cannot broadcast: PyTorch's expand error (growing ones: write's own)
-        error = _broadcast_mismatch(self._data.shape, source._data.shape)
-        if error is not None:
-            raise error
+        _check_copy_shapes(self._data.shape, source._data.shape)
     return apply_inplace(self, "copy_", lambda: ops.copy_into(self, source),
                          lambda array: write(self, source._data, cast=True), source)
 

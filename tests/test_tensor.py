@@ -474,3 +474,21 @@ def test_misuse_raises_torchs_error(call):
         except Exception as error:
             outcomes.append((type(error).__name__, str(error)))
     assert outcomes[1] == outcomes[0]
+
+
+@pytest.mark.parametrize("destination, source", [
+    ((1, 2), (1, 3)), ((2,), (3,)), ((2,), (2, 3)), ((2,), (1, 2)), ((3, 2), (4, 2)),
+    ((2, 3), (3, 1, 3)), ((4, 1), (2,)), ((2, 3), (2,))])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_copy_of_a_mismatched_shape_fails_like_torch(torch, destination, source, requires_grad):
+    """copy_ names the first dimension that does not broadcast, or, where the shapes broadcast
+    to something else than the destination, that broadcast shape (PyTorch's TensorIterator)."""
+    def copy(library):
+        target = library.ones(*destination, requires_grad=requires_grad).clone()
+        target.copy_(library.ones(*source, requires_grad=requires_grad))
+
+    with pytest.raises(RuntimeError) as theirs:
+        copy(torch)
+    with pytest.raises(RuntimeError) as ours:
+        copy(ember)
+    assert str(ours.value) == str(theirs.value)

@@ -42,13 +42,9 @@ class TensorDataset(Dataset[tuple[Tensor, ...]]):
     """Samples are ``tuple(tensor[index] for tensor in tensors)``; all share the first dimension."""
 
     def __init__(self, *tensors):
-        for tensor in tensors:
-            if not isinstance(tensor, Tensor):
-                raise TypeError(f"TensorDataset: expected Tensors, got {type(tensor).__name__}")
-        if tensors and any(tensor._data.ndim == 0 for tensor in tensors):
-            raise IndexError("Dimension specified as 0 but tensor has no dimensions "
-                             "(TensorDataset: every tensor needs a first, sample, dimension)")
-        if any(tensor._data.shape[0] != tensors[0]._data.shape[0] for tensor in tensors):
+        # PyTorch compares tensors[0].size(0) with each tensor's in turn: the first failure
+        # (a non-tensor's AttributeError, a 0-d tensor's IndexError, a mismatch) is raised.
+        if any(_leading_size(tensors[0]) != _leading_size(tensor) for tensor in tensors):
             # AssertionError, as PyTorch (raised, not asserted: python -O keeps it).
             raise AssertionError("Size mismatch between tensors")
         self.tensors = tensors
@@ -58,6 +54,15 @@ class TensorDataset(Dataset[tuple[Tensor, ...]]):
 
     def __len__(self):
         return self.tensors[0]._data.shape[0]
+
+
+def _leading_size(value):
+    """``value.size(0)``, with PyTorch's IndexError for a 0-d tensor."""
+    if isinstance(value, Tensor):
+        if value._data.ndim == 0:
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+        return value._data.shape[0]
+    return value.size(0)
 
 
 class StackDataset(Dataset[T_co]):
@@ -79,6 +84,26 @@ class StackDataset(Dataset[T_co]):
         if isinstance(self.datasets, dict):
             return {key: dataset[index] for key, dataset in self.datasets.items()}
         return tuple(dataset[index] for dataset in self.datasets)
+
+    def __getitems__(self, indices):
+        """A batch of samples, fetched with each dataset's own ``__getitems__`` where it has one
+        (as PyTorch's, which the DataLoader calls for a whole batch)."""
+        named = isinstance(self.datasets, dict)
+        datasets = self.datasets.items() if named else enumerate(self.datasets)
+        columns = {}
+        for key, dataset in datasets:
+            if callable(getattr(dataset, "__getitems__", None)):
+                items = dataset.__getitems__(indices)
+                if len(items) != len(indices):
+                    raise ValueError(f"Nested dataset's output size mismatch. Expected "
+                                     f"{len(indices)}, got {len(items)}")
+                columns[key] = items
+            else:
+                columns[key] = [dataset[index] for index in indices]
+        if named:
+            return [{key: column[row] for key, column in columns.items()}
+                    for row in range(len(indices))]
+        return [tuple(column[row] for column in columns.values()) for row in range(len(indices))]
 
     def __len__(self):
         return self._length
@@ -107,8 +132,7 @@ class ConcatDataset(Dataset[T_co]):
             index = len(self) + index
         dataset_index = bisect.bisect_right(self.cumulative_sizes, index)
         if dataset_index == len(self.datasets):
-            raise IndexError(f"ConcatDataset index {index} is out of range for length "
-                             f"{len(self)}")
+            raise IndexError("list index out of range")  # PyTorch's datasets[dataset_index]
         sample_index = index if dataset_index == 0 else \
             index - self.cumulative_sizes[dataset_index - 1]
         return self.datasets[dataset_index][sample_index]
@@ -180,8 +204,6 @@ def random_split(dataset, lengths, generator=None):
             if length == 0:
                 warnings.warn(f"Length of split at index {index} is 0. This might result in an "
                               "empty dataset.", stacklevel=2)
-    if any(length < 0 for length in lengths):
-        raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
     if sum(lengths) != len(dataset):
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     permutation = _random.permutation(generator, sum(lengths)).tolist()

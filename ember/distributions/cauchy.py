@@ -14,6 +14,13 @@ class Cauchy(LocationScale):
     """The Cauchy (Lorentz) distribution with median ``loc`` and half-width ``scale``: it has no
     mean and no variance (NaN and infinity, as PyTorch's)."""
 
+    def __init__(self, loc, scale, validate_args=None):
+        # its own signature, so that a missing argument names this class, as in PyTorch
+        super().__init__(loc, scale, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expanded(Cauchy, batch_shape, _instance, ("loc", "scale"))
+
     @property
     def mean(self):
         return full(self._extended_shape(), math.nan, dtype=self.loc.dtype)

@@ -88,12 +88,16 @@ class _IndependentConstraint(Constraint):
     one event: an event is valid where all its entries are."""
 
     def __init__(self, base_constraint, reinterpreted_batch_ndims):
+        # PyTorch refuses bad arguments to its constraints with AssertionError
         if not isinstance(base_constraint, Constraint):
-            raise TypeError(f"independent(): expected a Constraint, got "
-                            f"{type(base_constraint).__name__}")
-        if not isinstance(reinterpreted_batch_ndims, int) or reinterpreted_batch_ndims < 0:
-            raise ValueError(f"independent(): reinterpreted_batch_ndims must be a non-negative "
-                             f"int, got {reinterpreted_batch_ndims!r}")
+            raise AssertionError(f"base_constraint must be a Constraint, got "
+                                 f"{type(base_constraint).__name__}")
+        if not isinstance(reinterpreted_batch_ndims, int):
+            raise AssertionError(f"reinterpreted_batch_ndims must be an int, got "
+                                 f"{type(reinterpreted_batch_ndims).__name__}")
+        if reinterpreted_batch_ndims < 0:
+            raise AssertionError(f"reinterpreted_batch_ndims must be >= 0, got "
+                                 f"{reinterpreted_batch_ndims}")
         self.base_constraint = base_constraint
         self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
 
@@ -125,8 +129,8 @@ class MixtureSameFamilyConstraint(Constraint):
 
     def __init__(self, base_constraint):
         if not isinstance(base_constraint, Constraint):
-            raise TypeError(f"MixtureSameFamilyConstraint(): expected a Constraint, got "
-                            f"{type(base_constraint).__name__}")
+            raise AssertionError(f"base_constraint must be a Constraint, got "
+                                 f"{type(base_constraint).__name__}")
         self.base_constraint = base_constraint
 
     is_discrete = property(attrgetter("base_constraint.is_discrete"))
@@ -335,7 +339,7 @@ class _Joined(Constraint):
     def __init__(self, cseq, dim):
         cseq = list(cseq)
         if not all(isinstance(constraint, Constraint) for constraint in cseq):
-            raise TypeError("All elements of cseq must be Constraint instances")
+            raise AssertionError("All elements of cseq must be Constraint instances")
         self.cseq = cseq
         self.dim = dim
 
@@ -345,8 +349,8 @@ class _Joined(Constraint):
 
     def _check_dim(self, value):
         if not -value.dim() <= self.dim < value.dim():
-            raise IndexError(f"dim {self.dim} out of range for value with {value.dim()} "
-                             f"dimensions")
+            raise AssertionError(f"dim {self.dim} out of range for value with {value.dim()} "
+                                 f"dimensions")
 
 
 class _Cat(_Joined):
@@ -357,8 +361,8 @@ class _Cat(_Joined):
         super().__init__(cseq, dim)
         self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
         if len(self.lengths) != len(self.cseq):
-            raise ValueError(f"cat(): lengths ({len(self.lengths)}) must match cseq "
-                             f"({len(self.cseq)})")
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq "
+                                 f"({len(self.cseq)})")
 
     @property
     def event_dim(self):

@@ -231,9 +231,6 @@ class LocationScale(Distribution):
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(batch_shape_of((loc, scale), self.loc), validate_args=validate_args)
 
-    def expand(self, batch_shape, _instance=None):
-        return self._expanded(LocationScale, batch_shape, _instance, ("loc", "scale"))
-
     mean = property(attrgetter("loc"))
     mode = mean
 

@@ -4,9 +4,10 @@ import numpy as np
 
 from .. import _random
 from .._dtype import finfo
-from .._factories import _check_tensor_input
+from .._factories import _check_tensor_input, as_tensor
 from ..autograd.function import Op
 from ..ops import digamma, lgamma, log, xlogy
+from ..special import gammainc
 from ..tensor import Size, Tensor, named_type
 from . import constraints
 from .distribution import batch_shape_of, broadcast_all
@@ -218,10 +219,20 @@ class Gamma(ExponentialFamily):
         return value
 
     def log_prob(self, value):
+        # PyTorch's Gamma (and Chi2) converts the value to the rate's dtype first: a number or
+        # a list is taken, a float64 value gives a float32 result for float32 parameters
+        value = as_tensor(value, dtype=self.rate.dtype, device=self.rate.device)
         if self._validate_args:
             self._validate_sample(value)
         return (xlogy(self.concentration, self.rate) + xlogy(self.concentration - 1, value)
                 - self.rate * value - lgamma(self.concentration))
+
+    def cdf(self, value):
+        """The regularised lower incomplete gamma function at ``rate * value`` (differentiable in
+        ``value`` and ``rate``, not in ``concentration``, as PyTorch's)."""
+        if self._validate_args:
+            self._validate_sample(value)
+        return gammainc(self.concentration, self.rate * value)
 
     def entropy(self):
         return (self.concentration - log(self.rate) + lgamma(self.concentration)

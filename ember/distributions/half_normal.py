@@ -25,10 +25,6 @@ class Folded(TransformedDistribution):
         base_dist = self.base_family(0, scale, validate_args=False)
         super().__init__(base_dist, AbsTransform(), validate_args=validate_args)
 
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(type(self), _instance)
-        return super().expand(batch_shape, _instance=new)
-
     scale = property(attrgetter("base_dist.scale"))
 
     @property
@@ -57,6 +53,14 @@ class HalfNormal(Folded):
     """|X| for X ~ Normal(0, ``scale``)."""
 
     base_family = Normal
+
+    def __init__(self, scale, validate_args=None):
+        # its own signature, so that a missing argument names this class, as in PyTorch
+        super().__init__(scale, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(HalfNormal, _instance)
+        return super().expand(batch_shape, _instance=new)
 
     @property
     def mean(self):

@@ -8,7 +8,7 @@ from .._factories import full_like
 from ..linalg import solve, solve_triangular
 from ..nn.functional import softplus
 from ..ops import (abs, broadcast_shapes, diag_embed, digamma, erf, exp, lgamma, log, log1p,
-                   logical_or, where)
+                   logical_or, where, xlogy)
 from .bernoulli import Bernoulli
 from .beta import Beta
 from .binomial import Binomial
@@ -352,7 +352,7 @@ for _parameter, _pairs in _OUTSIDE_THE_SUPPORT.items():
 
 
 def _x_log_x(value):
-    return value * log(value)
+    return xlogy(value, value)  # 0 at 0, as PyTorch's (a Uniform from 0 has a finite KL)
 
 
 def _log_beta_function(concentration1, concentration0):

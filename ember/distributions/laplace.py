@@ -11,6 +11,13 @@ __all__ = ["Laplace"]
 class Laplace(LocationScale):
     """The Laplace distribution with location ``loc`` and scale ``scale``."""
 
+    def __init__(self, loc, scale, validate_args=None):
+        # its own signature, so that a missing argument names this class, as in PyTorch
+        super().__init__(loc, scale, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expanded(Laplace, batch_shape, _instance, ("loc", "scale"))
+
     @property
     def variance(self):
         return 2 * self.scale.pow(2)

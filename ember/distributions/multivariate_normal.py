@@ -76,7 +76,8 @@ class MultivariateNormal(ScaleTrilMatrices, Distribution):
             if matrix is None:
                 continue
             if matrix.dim() < 2:
-                raise ValueError(f"{name} matrix must be at least two-dimensional, with "
+                label = "scale_tril matrix" if name == "scale_tril" else name
+                raise ValueError(f"{label} must be at least two-dimensional, with "
                                  "optional leading batch dimensions")
             batch_shape = Size(broadcast_shapes(tuple(matrix.shape[:-2]), tuple(loc.shape[:-1])))
             setattr(self, name, matrix.expand(tuple(batch_shape) + (-1, -1)))

@@ -15,6 +15,13 @@ class Normal(ExponentialFamily, LocationScale):
 
     _mean_carrier_measure = 0
 
+    def __init__(self, loc, scale, validate_args=None):
+        # its own signature, so that a missing argument names this class, as in PyTorch
+        super().__init__(loc, scale, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expanded(Normal, batch_shape, _instance, ("loc", "scale"))
+
     @property
     def stddev(self):
         return self.scale

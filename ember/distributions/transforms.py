@@ -443,7 +443,7 @@ class PowerTransform(Transform):
         return (self.exponent * y / x).abs().log()
 
     def forward_shape(self, shape):
-        return Size(broadcast_shapes(tuple(shape), tuple(self.exponent.shape)))
+        return Size(broadcast_shapes(shape, getattr(self.exponent, "shape", ())))
 
     inverse_shape = forward_shape
 
@@ -590,8 +590,9 @@ class AffineTransform(Transform):
         return result.expand(shape)
 
     def forward_shape(self, shape):
-        return Size(broadcast_shapes(tuple(shape), tuple(getattr(self.loc, "shape", ())),
-                                     tuple(getattr(self.scale, "shape", ()))))
+        # the shapes as given, so that a mismatch prints them as PyTorch's does
+        return Size(broadcast_shapes(shape, getattr(self.loc, "shape", ()),
+                                     getattr(self.scale, "shape", ())))
 
     inverse_shape = forward_shape
 
@@ -735,17 +736,21 @@ class CorrCholeskyTransform(Transform):
 def _transform_list(tseq, cache_size):
     tseq = list(tseq)
     if not all(isinstance(transform, Transform) for transform in tseq):
-        raise TypeError("All elements of tseq must be Transform instances")
+        raise AssertionError("All elements of tseq must be Transform instances")
     if cache_size:
         tseq = [transform.with_cache(cache_size) for transform in tseq]
     return tseq
 
 
-def _check_size(name, value, dim, size):
+def _check_size(value, name, where, dim, size, size_name):
+    """PyTorch's AssertionErrors of Cat/StackTransform: ``dim`` in range for ``value`` (called
+    ``where`` in the message), and ``value``'s size along it ``size``."""
     if not -value.dim() <= dim < value.dim():
-        raise IndexError(f"dim {dim} out of range for {name} with {value.dim()} dimensions")
+        raise AssertionError(f"dim {dim} out of range for {where} with {value.dim()} "
+                             f"dimensions")
     if value.size(dim) != size:
-        raise ValueError(f"{name}.size({dim}) = {value.size(dim)} must equal {size}")
+        raise AssertionError(f"{name}.size({dim}) = {value.size(dim)} must equal {size_name} "
+                             f"{size}")
 
 
 class CatTransform(Transform):
@@ -758,8 +763,8 @@ class CatTransform(Transform):
         self.transforms = tseq
         self.lengths = list(lengths) if lengths is not None else [1] * len(self.transforms)
         if len(self.lengths) != len(self.transforms):
-            raise ValueError(f"CatTransform: lengths ({len(self.lengths)}) must match "
-                             f"transforms ({len(self.transforms)})")
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match transforms "
+                                 f"({len(self.transforms)})")
         self.dim = dim
 
     @lazy_property
@@ -782,16 +787,16 @@ class CatTransform(Transform):
             start = start + length
 
     def _call(self, x):
-        _check_size("x", x, self.dim, self.length)
+        _check_size(x, "x", "tensor", self.dim, self.length, "length")
         return cat([transform(piece) for transform, piece in self._pieces(x)], dim=self.dim)
 
     def _inverse(self, y):
-        _check_size("y", y, self.dim, self.length)
+        _check_size(y, "y", "tensor", self.dim, self.length, "length")
         return cat([transform.inv(piece) for transform, piece in self._pieces(y)], dim=self.dim)
 
     def log_abs_det_jacobian(self, x, y):
-        _check_size("x", x, self.dim, self.length)
-        _check_size("y", y, self.dim, self.length)
+        _check_size(x, "x", "x", self.dim, self.length, "length")
+        _check_size(y, "y", "y", self.dim, self.length, "length")
         terms = []
         for (transform, x_piece), (_, y_piece) in zip(self._pieces(x), self._pieces(y)):
             term = transform.log_abs_det_jacobian(x_piece, y_piece)
@@ -839,20 +844,20 @@ class StackTransform(Transform):
         return [value.select(self.dim, index) for index in range(value.size(self.dim))]
 
     def _call(self, x):
-        _check_size("x", x, self.dim, len(self.transforms))
+        _check_size(x, "x", "tensor", self.dim, len(self.transforms), "len(transforms)")
         return stack([transform(piece) for piece, transform in zip(self._slices(x),
                                                                    self.transforms)],
                      dim=self.dim)
 
     def _inverse(self, y):
-        _check_size("y", y, self.dim, len(self.transforms))
+        _check_size(y, "y", "tensor", self.dim, len(self.transforms), "len(transforms)")
         return stack([transform.inv(piece) for piece, transform in zip(self._slices(y),
                                                                        self.transforms)],
                      dim=self.dim)
 
     def log_abs_det_jacobian(self, x, y):
-        _check_size("x", x, self.dim, len(self.transforms))
-        _check_size("y", y, self.dim, len(self.transforms))
+        _check_size(x, "x", "x", self.dim, len(self.transforms), "len(transforms)")
+        _check_size(y, "y", "y", self.dim, len(self.transforms), "len(transforms)")
         return stack([transform.log_abs_det_jacobian(x_piece, y_piece)
                       for x_piece, y_piece, transform in zip(self._slices(x), self._slices(y),
                                                              self.transforms)], dim=self.dim)

@@ -213,6 +213,10 @@ def grad_and_value(func, argnums=0, has_aux=False):
                 raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a "
                                    f"scalar Tensor, got tensor with {output.dim()} dims. Maybe "
                                    f"you wanted to use the vjp or jacrev APIs instead?")
+            if output.dtype.is_complex:
+                # PyTorch's implicit seed of autograd.grad refuses it
+                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs "
+                                   f"but got {output.dtype}")
             physical = _physical(output, levels)
             create_graph = _needs_graph([physical], variables.leaves, grad_enabled)
             grads = _gradients([physical], variables.leaves, [_ones(physical)], create_graph)
@@ -259,7 +263,7 @@ def _vjp(func, primals, argnums, has_aux):
         flat_outputs, output_spec = tree_flatten(outputs)
         _check_tensor_outputs(flat_outputs, "vjp(f, *primals)")
         for output in flat_outputs:
-            if output.dtype.is_floating_point:
+            if output.dtype.is_floating_point or output.dtype.is_complex:
                 continue
             raise RuntimeError(f"vjp(f, ...): All outputs of f must be floating-point or complex "
                                f"Tensors, got Tensor with dtype {output.dtype}")
@@ -275,6 +279,10 @@ def _vjp(func, primals, argnums, has_aux):
                                f"structure of outputs to the function. cotangents: "
                                f"{cotangent_spec.pprint()}, primal output: "
                                f"{output_spec.pprint()}")
+        for cotangent in flat_cotangents:
+            if not isinstance(cotangent, Tensor) and cotangent is not None:
+                raise TypeError(f"gradients can be either Tensors or None, but got "
+                                f"{type(cotangent).__name__}")
         extra = [level for level in _batching.active_levels() if level not in levels]
         if extra and any(_batching.level_of(cotangent) in {level.id for level in extra}
                          for cotangent in flat_cotangents):
@@ -485,6 +493,15 @@ def _block(stacked, offset, size, shape, plain):
     return stacked.narrow(0, offset, size).reshape(shape)
 
 
+def _error_if_complex(name, values, is_input):
+    """PyTorch's jacrev and jacfwd take real tensors only, as every argument and every output."""
+    for index, value in enumerate(tree_flatten(values)[0]):
+        if isinstance(value, Tensor) and value.dtype.is_complex:
+            kind = "inputs" if is_input else "outputs"
+            raise RuntimeError(f"{name}: Expected all {kind} to be real but received complex "
+                               f"tensor at flattened input idx: {index}")
+
+
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
     """A function returning the Jacobian of ``func`` with respect to the arguments ``argnums``,
     by reverse mode: every output element's vjp, batched in backwards of ``chunk_size`` rows
@@ -495,10 +512,12 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
 
     @functools.wraps(func)
     def wrapper(*args):
+        _error_if_complex("jacrev", args, True)
         numbers = _checked_argnums(argnums, len(args))
         results = _vjp(func, args, numbers, has_aux)
         output, vjp_fn = results[0], results[1]
         flat_outputs, output_spec = tree_flatten(output)
+        _error_if_complex("jacrev", flat_outputs, False)
         flat_primals, primals_spec = tree_flatten(_selected(args, numbers))
         sizes = [value.numel() for value in flat_outputs]
         total = sum(sizes)
@@ -538,10 +557,11 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     by forward mode (the double-vjp trick): one Jacobian-vector product per input element."""
     @functools.wraps(func)
     def wrapper(*args):
+        _error_if_complex("jacfwd", args, True)
+        numbers = _checked_argnums(argnums, len(args))
         if randomness not in ("error", "different", "same"):  # checked at the call, as PyTorch
             raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', "
                                f"or 'same'. Got {randomness}")
-        numbers = _checked_argnums(argnums, len(args))
         primals = _selected(args, numbers)
         flat_primals, primals_spec = tree_flatten(primals)
         tensors = [value for value in flat_primals if isinstance(value, Tensor)]
@@ -554,6 +574,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         if randomness == "error" and default_generator._snapshot() != state:
             default_generator._restore(state)  # PyTorch refuses the draw before it is made
             raise RuntimeError(_RANDOM_ERROR)
+        _error_if_complex("jacfwd", linear.flat_outputs, False)
         keep = linear.needs_graph([])
         plain = not levels and not keep
         sizes = [value.numel() for value in flat_primals]

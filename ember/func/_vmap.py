@@ -136,6 +136,9 @@ def _mapped_inputs(in_dims, args, name):
 def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs, name):
     """One batched call of ``func``, or one call per sample where that is not possible."""
     state = default_generator._snapshot()
+    outer_reseed = default_generator._reseeded_in_vmap
+    default_generator._reseeded_in_vmap = None
+    reseed = None
     versions = _unmapped_versions(flat_args, flat_in_dims)
     reason = None
     draws = None
@@ -160,6 +163,11 @@ def _run(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs
                                f"dynamic shape. Attempted to vmap over {_DYNAMIC_SHAPE[reason]}. "
                                f"Please file an issue at https://github.com/pytorch/pytorch/"
                                f"issues if you need this feature.") from None
+    finally:
+        reseed = default_generator._reseeded_in_vmap
+        default_generator._reseeded_in_vmap = outer_reseed if reseed is None else reseed
+    if reseed is not None:
+        state = reseed  # draws are looked for after the function's last manual_seed
     if default_generator._snapshot() != state:
         if randomness == "error":
             # PyTorch refuses the draw before it is made: the generator stays where it was

@@ -11,6 +11,9 @@ __all__ = ["Adadelta"]
 class Adadelta(Optimizer):
     """Adadelta with PyTorch's update (eps inside both square roots, scaled by ``lr``)."""
 
+    _loaded_group_defaults = {"foreach": None, "maximize": False, "differentiable": False,
+                              "capturable": False}
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
         _check_non_negative(lr=lr)

@@ -13,6 +13,9 @@ __all__ = ["Adagrad"]
 class Adagrad(Optimizer):
     """Adagrad with PyTorch's update; like PyTorch, state is created when the optimizer is."""
 
+    _loaded_group_defaults = {"foreach": None, "maximize": False, "differentiable": False,
+                              "fused": None}
+
     _foreach_update = True
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,

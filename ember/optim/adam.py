@@ -11,6 +11,10 @@ __all__ = ["Adam", "AdamW"]
 class Adam(Optimizer):
     """Adam with PyTorch's update: bias corrections go into the step size and the denominator."""
 
+    _loaded_group_defaults = {"amsgrad": False, "maximize": False, "foreach": None,
+                              "capturable": False, "differentiable": False,
+                              "decoupled_weight_decay": False, "fused": None}
+
     _foreach_update = True
     _sparse_name = "Adam"  # AdamW's refusal says Adam too, as PyTorch's
     _sparse_hint = ", please consider SparseAdam instead"
@@ -61,6 +65,8 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay: ``param *= 1 - lr * weight_decay`` before the Adam step."""
+
+    _loaded_group_overrides = {"decoupled_weight_decay": True}
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, *, maximize=False, foreach=None, capturable=False,

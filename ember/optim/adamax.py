@@ -10,6 +10,9 @@ __all__ = ["Adamax"]
 class Adamax(Optimizer):
     """Adamax with PyTorch's update: ``exp_inf = max(beta2 * exp_inf, |grad| + eps)``."""
 
+    _loaded_group_defaults = {"foreach": None, "maximize": False, "differentiable": False,
+                              "capturable": False}
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
         _check_adam_options(lr, eps, betas, weight_decay)

@@ -13,6 +13,9 @@ class ASGD(Optimizer):
     """Averaged SGD with PyTorch's update; ``eta`` and ``mu`` are float32 scalars in the state,
     the average of the iterates is ``state['ax']``."""
 
+    _loaded_group_defaults = {"foreach": None, "maximize": False, "differentiable": False,
+                              "capturable": False}
+
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):
         _check_non_negative(lr=lr, weight_decay=weight_decay)

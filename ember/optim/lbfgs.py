@@ -9,7 +9,7 @@ import numpy as np
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 from ._foreach import add_scaled_
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_lr_elements
 
 __all__ = ["LBFGS"]
 
@@ -20,6 +20,7 @@ class LBFGS(Optimizer):
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, history_size=100, line_search_fn=None):
+        _check_lr_elements(lr)
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if max_eval is None:

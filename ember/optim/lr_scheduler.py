@@ -77,6 +77,11 @@ class LRScheduler:
                                    "(not recommended)")
         self.base_lrs = _group_values(optimizer, "initial_lr")
         self.last_epoch = last_epoch
+        # PyTorch counts the optimizer's steps from when its first scheduler wraps step():
+        # steps taken before do not silence the 'called before optimizer.step()' warning
+        if not getattr(optimizer, "_step_watched_by_scheduler", False):
+            optimizer._opt_called = False
+            optimizer._step_watched_by_scheduler = True
         self._initial_step()
 
     def _initial_step(self):
@@ -229,9 +234,11 @@ class MultiStepLR(LRScheduler):
 
     def load_state_dict(self, state_dict):
         state_dict = dict(state_dict)
-        # A JSON round trip turns the milestone counts' int keys into strings.
-        state_dict["milestones"] = Counter(
-            {int(milestone): count for milestone, count in state_dict["milestones"].items()})
+        # A JSON round trip turns the milestone counts' int keys into strings. Any other
+        # scheduler's state loads too, attribute by attribute, as in PyTorch.
+        if "milestones" in state_dict:
+            state_dict["milestones"] = Counter(
+                {int(milestone): count for milestone, count in state_dict["milestones"].items()})
         self.__dict__.update(state_dict)
 
     def get_lr(self):
@@ -596,7 +603,7 @@ class CyclicLR(LRScheduler):
 
     def load_state_dict(self, state_dict):
         state_dict = dict(state_dict)
-        saved = state_dict.pop("_scale_fn_custom", None)
+        saved = state_dict.pop("_scale_fn_custom")  # a KeyError for another scheduler's state
         self.__dict__.update(state_dict)
         if saved is not None:
             self._scale_fn_custom.__dict__.update(saved)

@@ -12,6 +12,9 @@ __all__ = ["NAdam"]
 class NAdam(Optimizer):
     """NAdam with PyTorch's update; ``mu_product`` is kept as a float32 scalar like PyTorch's."""
 
+    _loaded_group_defaults = {"maximize": False, "foreach": None, "capturable": False,
+                              "differentiable": False, "decoupled_weight_decay": False}
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):

@@ -107,6 +107,10 @@ def _call_closure(closure):
 class Optimizer:
     """Base class: ``param_groups`` (dicts of params and options) and per-parameter ``state``."""
 
+    # what PyTorch's __setstate__ (run by load_state_dict) sets in each loaded group
+    _loaded_group_defaults = {}
+    _loaded_group_overrides = {}
+
     # True where ``_update`` is elementwise and the state is shaped like the parameter (plus a
     # 'step'): then a group may be updated through flat arrays (``_foreach.py``).
     _foreach_update = False
@@ -176,7 +180,7 @@ class Optimizer:
     def add_param_group(self, param_group):
         """Add a group of params with its own options; missing options come from the defaults."""
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
@@ -194,7 +198,7 @@ class Optimizer:
         for param in params:
             if not isinstance(param, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
-                                f"{type(param).__module__}.{type(param).__name__}")
+                                + _typename(param))
             if not param.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor")
         group = dict(param_group)
@@ -239,11 +243,11 @@ class Optimizer:
         state = self.state
         for group in self.param_groups:
             options = _hyperparameters(group)
-            weight_decay = getattr(options, "weight_decay", 0.0)
+            weight_decay = options.__dict__.get("weight_decay", 0.0)
             if not self._step_applies_weight_decay:
                 weight_decay = 0.0
-            decoupled = getattr(options, "decoupled_weight_decay", False)
-            if self._foreach_update and getattr(options, "foreach", None) is not False:
+            decoupled = options.__dict__.get("decoupled_weight_decay", False)
+            if self._foreach_update and options.__dict__.get("foreach") is not False:
                 prepared = self._foreach_plan(group, options)
                 if prepared is not None:
                     plan, gradients = prepared
@@ -421,18 +425,19 @@ class Optimizer:
                 result = hook(self, state_dict)
                 if result is not None:
                     state_dict = result
-        if not isinstance(state_dict, dict) or "state" not in state_dict \
-                or "param_groups" not in state_dict:
+        if not isinstance(state_dict, dict):
             raise ValueError(f"{type(self).__name__}.load_state_dict: expected a dict with 'state' "
                              f"and 'param_groups', got {_describe(state_dict)}")
         groups = self.param_groups
-        saved_groups = state_dict["param_groups"]
+        saved_groups = state_dict["param_groups"]  # PyTorch's KeyError where it is missing
         if len(groups) != len(saved_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
         if any(len(group["params"]) != len(saved["params"])
                for group, saved in zip(groups, saved_groups)):
             raise ValueError("loaded state dict contains a parameter group that doesn't match the "
                              "size of optimizer's group")
+        if "state" not in state_dict:
+            raise KeyError("state")  # read after the groups' checks, as in PyTorch
         param_of = {}
         for group, saved in zip(groups, saved_groups):
             for saved_index, param in zip(saved["params"], group["params"]):
@@ -463,6 +468,10 @@ class Optimizer:
                     value = tuple(value)  # a JSON round trip turns betas into a list
                 new_group[key] = value
             new_group["params"] = group["params"]
+            # the options each PyTorch optimizer's __setstate__ fills in (or forces)
+            for key, value in self._loaded_group_defaults.items():
+                new_group.setdefault(key, value)
+            new_group.update(self._loaded_group_overrides)
             new_groups.append(new_group)
         self.state = new_state
         self.param_groups = new_groups
@@ -575,12 +584,28 @@ def _default_to_fused_or_foreach(params, differentiable, use_fused=False):
     return fused, not fused and none
 
 
+def _check_lr_elements(lr):
+    """PyTorch's first constructor check: a Tensor learning rate holds one number."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+
+
 def _check_non_negative(**values):
-    """PyTorch's constructor checks, in the order given: each hyper-parameter must be >= 0."""
+    """PyTorch's constructor checks, in the order given: each hyper-parameter must be >= 0
+    (a Tensor lr first must hold one number)."""
     for name, value in values.items():
+        if name == "lr":
+            _check_lr_elements(value)
         if not 0.0 <= value:
             label = {"lr": "learning rate", "eps": "epsilon value"}.get(name, name + " value")
             raise ValueError(f"Invalid {label}: {value}")
+
+
+def _typename(obj):
+    """``torch.typename`` of a non-tensor: its qualified name, the module left out for builtins."""
+    kind = type(obj)
+    module = kind.__module__
+    return kind.__qualname__ if module in ("", "builtins") else f"{module}.{kind.__qualname__}"
 
 
 def _check_adam_options(lr, eps, betas, weight_decay):
@@ -592,11 +617,19 @@ def _check_adam_options(lr, eps, betas, weight_decay):
     _check_non_negative(weight_decay=weight_decay)
 
 
+class _Options(types.SimpleNamespace):
+    """A group's options as attributes; a missing one (a group loaded from another optimizer's
+    state_dict) is the KeyError of PyTorch's ``group[name]``."""
+
+    def __getattr__(self, name):
+        raise KeyError(name)
+
+
 def _hyperparameters(group):
     """A group's options as attributes, numbers as Python floats (NumPy scalars and 0-d tensors
     too): a NumPy float64 learning rate must not turn a float32 update into float64."""
-    return types.SimpleNamespace(**{key: _as_float(value) for key, value in group.items()
-                                    if key != "params"})
+    return _Options(**{key: _as_float(value) for key, value in group.items()
+                       if key != "params"})
 
 
 def _as_float(value):

@@ -11,6 +11,9 @@ __all__ = ["RMSprop"]
 class RMSprop(Optimizer):
     """RMSprop with PyTorch's update (eps added after the square root)."""
 
+    _loaded_group_defaults = {"momentum": 0, "centered": False, "foreach": None, "maximize": False,
+                              "differentiable": False, "capturable": False}
+
     _foreach_update = True
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,

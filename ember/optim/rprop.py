@@ -11,6 +11,9 @@ __all__ = ["Rprop"]
 class Rprop(Optimizer):
     """Rprop with PyTorch's update: after a sign change the gradient is zeroed for that step."""
 
+    _loaded_group_defaults = {"foreach": None, "maximize": False, "differentiable": False,
+                              "capturable": False}
+
     # Rprop has no weight decay: a 'weight_decay' key in a param group is ignored, as in PyTorch.
     _step_applies_weight_decay = False
 

@@ -4,7 +4,7 @@ import numpy as np
 from ..sparse._coo import SparseCOOStorage, SparseTensor, add_to_dense, coalesced_storage
 from ..tensor import Tensor
 from ._foreach import add_scaled_
-from .optimizer import Optimizer, _check_unsupported
+from .optimizer import Optimizer, _check_lr_elements, _check_unsupported
 
 __all__ = ["SGD"]
 
@@ -12,8 +12,12 @@ __all__ = ["SGD"]
 class SGD(Optimizer):
     """SGD with PyTorch's update: the first momentum buffer is the gradient (no dampening)."""
 
+    _loaded_group_defaults = {"nesterov": False, "maximize": False, "foreach": None,
+                              "differentiable": False, "fused": False}
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
                  *, maximize=False, foreach=None, differentiable=False, fused=None):
+        _check_lr_elements(lr)
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:

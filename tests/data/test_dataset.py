@@ -6,6 +6,7 @@ import ember
 from ember.data import (
     BatchSampler, ConcatDataset, Dataset, RandomSampler, SequentialSampler, StackDataset, Subset,
     SubsetRandomSampler, TensorDataset, WeightedRandomSampler, random_split)
+from tests.conftest import assert_raises_like_torch
 
 
 class Squares(Dataset):
@@ -37,8 +38,8 @@ def test_tensor_dataset_errors():
         TensorDataset(ember.zeros(3, 2), ember.zeros(4))
     with pytest.raises(IndexError, match="Dimension specified as 0 but tensor has no dimensions"):
         TensorDataset(ember.tensor(1.0))
-    with pytest.raises(TypeError, match="expected Tensors"):
-        TensorDataset(np.zeros(3))
+    with pytest.raises(TypeError, match="'int' object is not callable"):
+        TensorDataset(np.zeros(3))  # PyTorch calls its .size(0)
 
 
 def test_subset_and_concat():
@@ -226,3 +227,69 @@ def test_subclassing_a_parameterized_dataset_and_sampler():
     assert [batch[1].tolist() for batch in loader] == [[0, 2], [4]]
     assert DistributedSampler[int] is not None
     assert isinstance(Pairs(), Dataset) and isinstance(loader, ember.data.DataLoader)
+
+
+@pytest.mark.parametrize("lengths", [[6, -1], [-1, 6], [2, 3]])
+def test_random_split_slices_lengths_as_torch(torch, lengths):
+    """PyTorch checks only that the lengths sum to the dataset's length; a negative length
+    slices the permutation as Python does (an empty or shortened split)."""
+    ours = ember.utils.data.random_split(range(5), lengths,
+                                         generator=ember.Generator().manual_seed(0))
+    theirs = torch.utils.data.random_split(range(5), lengths,
+                                           generator=torch.Generator().manual_seed(0))
+    assert [list(split) for split in ours] == [list(split) for split in theirs]
+
+
+@pytest.mark.parametrize("index", [5, 9, -6])
+def test_concat_dataset_index_out_of_range_fails_like_torch(torch, index):
+    assert_raises_like_torch(
+        lambda: torch.utils.data.ConcatDataset([range(2), range(3)])[index],
+        lambda: ember.utils.data.ConcatDataset([range(2), range(3)])[index],
+        Exception, same_type=True)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.utils.data.TensorDataset(lib.ones(2), [1, 2]),
+    lambda lib: lib.utils.data.TensorDataset([1, 2], lib.ones(2)),
+    lambda lib: lib.utils.data.TensorDataset(lib.ones(2), lib.ones(3), [1]),
+    lambda lib: lib.utils.data.TensorDataset(lib.ones(2), lib.tensor(1.0)),
+    lambda lib: lib.utils.data.TensorDataset(lib.tensor(1.0)),
+    lambda lib: lib.utils.data.TensorDataset(lib.ones(2), np.ones(2)),
+], ids=["list second", "list first", "mismatch before list", "0-d second", "0-d", "ndarray"])
+def test_tensor_dataset_misuse_fails_like_torch(torch, make):
+    """PyTorch compares tensors[0].size(0) with each tensor's in turn; the first failure wins."""
+    assert_raises_like_torch(lambda: make(torch), lambda: make(ember), Exception, same_type=True)
+
+
+class _Batched:
+    """A dataset with its own __getitems__ that returns ``count`` items at most."""
+
+    def __init__(self, count):
+        self.count = count
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, index):
+        return index * 10
+
+    def __getitems__(self, indices):
+        return [index * 100 for index in indices][:self.count]
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_stack_dataset_getitems_uses_each_datasets_batch_fetch_like_torch(torch, named):
+    """StackDataset.__getitems__ (which the DataLoader calls per batch) fetches through a nested
+    dataset's own __getitems__, as PyTorch's: its values, not __getitem__'s, reach the batch."""
+    def batches(library):
+        data = library.utils.data
+        stacked = (data.StackDataset(a=_Batched(5), b=range(3)) if named
+                   else data.StackDataset(_Batched(5), range(3)))
+        loader = data.DataLoader(stacked, batch_size=2, collate_fn=lambda batch: batch)
+        return stacked.__getitems__([0, 2]), list(loader)
+
+    assert batches(ember) == batches(torch)
+    assert_raises_like_torch(
+        lambda: torch.utils.data.StackDataset(_Batched(1), range(3)).__getitems__([0, 2]),
+        lambda: ember.utils.data.StackDataset(_Batched(1), range(3)).__getitems__([0, 2]),
+        ValueError, same_type=True)

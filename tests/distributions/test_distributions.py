@@ -10,7 +10,7 @@ import pytest
 import ember
 import ember.distributions as distributions
 from ember.autograd import gradcheck
-from tests.conftest import assert_close
+from tests.conftest import assert_close, assert_raises_like_torch
 
 RANDOM = np.random.default_rng(3)
 LOC = RANDOM.normal(size=(2, 3))
@@ -812,3 +812,106 @@ def test_poisson_samples_refuse_integer_rates_as_torch(torch):
     torch.manual_seed(3)
     assert distributions.Poisson(ember.tensor([2.0, 5.0])).sample((3,)).tolist() == \
         torch.distributions.Poisson(torch.tensor([2.0, 5.0])).sample((3,)).tolist()
+
+
+@pytest.mark.parametrize("name, args", [
+    ("Normal", ()), ("Normal", (0.0,)), ("Laplace", (0.0,)), ("Cauchy", ()), ("HalfNormal", ()),
+    ("HalfCauchy", ()), ("Normal", (0.0, 1.0, 1.0, 1.0)), ("HalfNormal", (1.0, 1.0, 1.0))])
+def test_wrong_argument_count_names_the_distribution_like_torch(torch, name, args):
+    """Each family has its own __init__, so Python's TypeError names it ('Normal.__init__()
+    missing 1 required positional argument: 'scale''), as PyTorch's."""
+    assert_raises_like_torch(lambda: getattr(torch.distributions, name)(*args),
+                             lambda: getattr(distributions, name)(*args), TypeError,
+                             same_type=True)
+
+
+@pytest.mark.parametrize("name", ["Normal", "Laplace", "Cauchy", "HalfNormal", "HalfCauchy"])
+def test_subclass_with_own_init_must_define_expand_like_torch(torch, name):
+    """expand() of a subclass whose __init__ differs from the family's is refused, naming the
+    family; a plain subclass expands to its own type."""
+    def expanded(library, custom):
+        family = getattr(library.distributions, name)
+        half = name.startswith("Half")
+        parameters = (library.ones(2),) if half else (library.zeros(2), library.ones(2))
+        namespace = {"__init__": lambda self, *values: family.__init__(self, *values)}
+        subclass = type("Mine", (family,), namespace if custom else {})
+        result = subclass(*parameters).expand((3, 2))
+        return type(result).__name__, tuple(result.batch_shape), result.mean.numpy()
+
+    assert_raises_like_torch(lambda: expanded(torch, True), lambda: expanded(ember, True),
+                             NotImplementedError)
+    ours, theirs = expanded(ember, False), expanded(torch, False)
+    assert ours[:2] == theirs[:2]
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["scale_tril", "covariance_matrix", "precision_matrix"])
+def test_multivariate_normal_one_dimensional_matrix_fails_like_torch(torch, name):
+    assert_raises_like_torch(
+        lambda: torch.distributions.MultivariateNormal(torch.zeros(2), **{name: torch.ones(2)}),
+        lambda: distributions.MultivariateNormal(ember.zeros(2), **{name: ember.ones(2)}),
+        ValueError, same_type=True)
+
+
+def test_gamma_cdf_and_its_gradients_match_torch(torch):
+    """Gamma.cdf is gammainc(concentration, rate * value): gradients in rate and value only."""
+    concentration = [0.5, 2.0, 3.0]
+    rate = [1.0, 0.5, 2.0]
+    value = [0.3, 1.0, 4.0]
+    results = []
+    for library in (ember, torch):
+        rate_tensor = library.tensor(rate, dtype=library.float64, requires_grad=True)
+        value_tensor = library.tensor(value, dtype=library.float64, requires_grad=True)
+        gamma = library.distributions.Gamma(library.tensor(concentration, dtype=library.float64),
+                                            rate_tensor)
+        cdf = gamma.cdf(value_tensor)
+        cdf.sum().backward()
+        results.append([cdf.detach().numpy(), rate_tensor.grad.numpy(),
+                        value_tensor.grad.numpy()])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+    assert_raises_like_torch(
+        lambda: torch.distributions.Gamma(torch.tensor(1.0), torch.tensor(1.0),
+                                          validate_args=True).cdf(torch.tensor(-1.0)),
+        lambda: distributions.Gamma(ember.tensor(1.0), ember.tensor(1.0),
+                                    validate_args=True).cdf(ember.tensor(-1.0)),
+        ValueError, same_type=True)
+
+
+def test_gamma_cdf_is_not_differentiable_in_concentration_like_torch(torch):
+    assert_raises_like_torch(
+        lambda: torch.distributions.Gamma(torch.tensor(2.0, requires_grad=True),
+                                          torch.tensor(1.0)).cdf(torch.tensor(1.0)).backward(),
+        lambda: distributions.Gamma(ember.tensor(2.0, requires_grad=True),
+                                    ember.tensor(1.0)).cdf(ember.tensor(1.0)).backward(),
+        NotImplementedError, same_type=True)
+
+
+@pytest.mark.parametrize("family", ["Gamma", "Chi2"])
+@pytest.mark.parametrize("value", ["float64", "int64", "number", "list"])
+def test_gamma_log_prob_converts_the_value_to_the_rates_dtype_like_torch(torch, family, value):
+    """PyTorch's Gamma.log_prob (and Chi2's) takes as_tensor(value, dtype=rate.dtype) first:
+    numbers and lists are taken, and a float64 value gives a float32 result, with its gradient
+    back in float64."""
+    results = []
+    for library in (ember, torch):
+        values = {"float64": library.tensor([0.5, 1.5], dtype=library.float64,
+                                            requires_grad=True),
+                  "int64": library.tensor([1, 2]), "number": 0.5, "list": [0.5, 1.0]}
+        concentration = library.tensor([2.0, 3.0])
+        distribution = (library.distributions.Gamma(concentration, library.tensor([1.0, 2.0]),
+                                                    validate_args=True)
+                        if family == "Gamma" else
+                        library.distributions.Chi2(concentration, validate_args=True))
+        log_prob = distribution.log_prob(values[value])
+        gradient = None
+        if value == "float64":
+            log_prob.sum().backward()
+            gradient = values[value].grad.numpy()
+        results.append((log_prob.detach().numpy(), str(log_prob.dtype).split(".")[-1],
+                        gradient))
+    ours, theirs = results
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-6)
+    assert ours[1] == theirs[1]
+    if ours[2] is not None:
+        np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-6)

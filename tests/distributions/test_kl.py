@@ -262,3 +262,25 @@ def test_an_unregistered_pair_of_exponential_families_is_not_implemented(torch):
                             D.Normal(library.tensor([0.0]), library.tensor([1.0])))
         messages.append(str(raised.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("target", ["Gamma", "Chi2", "Beta", "Exponential"])
+def test_kl_of_a_uniform_from_zero_is_finite_like_torch(torch, target):
+    """PyTorch's x log x is xlogy(x, x), 0 at x = 0: KL(Uniform(0, h) || Gamma) is finite (ember
+    gave NaN from 0 * log 0); the values and gradients match torch's."""
+    results = []
+    for library in (ember, torch):
+        float64 = library.float64
+        low = library.tensor([0.0, 0.5], dtype=float64, requires_grad=True)
+        high = library.tensor([1.0, 1.0], dtype=float64, requires_grad=True)
+        two = library.tensor([2.0, 3.0], dtype=float64)
+        targets = {"Gamma": lambda: library.distributions.Gamma(two, two - 1),
+                   "Chi2": lambda: library.distributions.Chi2(two),
+                   "Beta": lambda: library.distributions.Beta(two, two - 1),
+                   "Exponential": lambda: library.distributions.Exponential(two)}
+        divergence = library.distributions.kl_divergence(
+            library.distributions.Uniform(low, high), targets[target]())
+        divergence.sum().backward()
+        results.append([divergence.detach().numpy(), low.grad.numpy(), high.grad.numpy()])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10)

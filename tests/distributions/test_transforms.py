@@ -6,7 +6,7 @@ import pytest
 import ember
 import ember.distributions as distributions
 from ember.autograd import gradcheck
-from tests.conftest import assert_close
+from tests.conftest import assert_close, assert_raises_like_torch
 
 RANDOM = np.random.default_rng(7)
 REAL = RANDOM.normal(size=(4, 3))
@@ -246,3 +246,55 @@ def test_corr_cholesky_constraint_matches_torch(torch):
     for matrix in (factor, not_unit):
         assert bool(distributions.constraints.corr_cholesky.check(ember.tensor(matrix))) == \
             bool(torch.distributions.constraints.corr_cholesky.check(torch.tensor(matrix)))
+
+
+def _exp(library):
+    return library.distributions.transforms.ExpTransform()
+
+
+MISUSED_TRANSFORMS = {
+    "cat of a non-transform": lambda lib: lib.distributions.transforms.CatTransform([1]),
+    "cat lengths": lambda lib: lib.distributions.transforms.CatTransform([_exp(lib)],
+                                                                         lengths=[1, 2]),
+    "cat dim out of range": lambda lib: lib.distributions.transforms.CatTransform(
+        [_exp(lib)], dim=3)(lib.ones(2)),
+    "cat wrong size": lambda lib: lib.distributions.transforms.CatTransform(
+        [_exp(lib)], lengths=[1])(lib.ones(3)),
+    "cat inverse wrong size": lambda lib: lib.distributions.transforms.CatTransform(
+        [_exp(lib)], lengths=[1]).inv(lib.ones(3)),
+    "cat jacobian dim": lambda lib: lib.distributions.transforms.CatTransform(
+        [_exp(lib)], dim=2).log_abs_det_jacobian(lib.ones(3), lib.ones(3)),
+    "stack of a non-transform": lambda lib: lib.distributions.transforms.StackTransform([1]),
+    "stack dim out of range": lambda lib: lib.distributions.transforms.StackTransform(
+        [_exp(lib)], dim=3)(lib.ones(2)),
+    "stack wrong size": lambda lib: lib.distributions.transforms.StackTransform(
+        [_exp(lib)])(lib.ones(3)),
+    "stack inverse wrong size": lambda lib: lib.distributions.transforms.StackTransform(
+        [_exp(lib)]).inv(lib.ones(3)),
+    "stack jacobian wrong size": lambda lib: lib.distributions.transforms.StackTransform(
+        [_exp(lib)]).log_abs_det_jacobian(lib.ones(3), lib.ones(3)),
+    "independent of a non-constraint": lambda lib: lib.distributions.constraints.independent(
+        1, 1),
+    "independent float ndims": lambda lib: lib.distributions.constraints.independent(
+        lib.distributions.constraints.real, 1.0),
+    "independent negative ndims": lambda lib: lib.distributions.constraints.independent(
+        lib.distributions.constraints.real, -1),
+    "cat constraint lengths": lambda lib: lib.distributions.constraints.cat(
+        [lib.distributions.constraints.real], lengths=[1, 2]),
+    "cat constraint of a non-constraint": lambda lib: lib.distributions.constraints.cat([1]),
+    "stack constraint dim": lambda lib: lib.distributions.constraints.stack(
+        [lib.distributions.constraints.real], dim=2).check(lib.ones(3)),
+    "affine forward_shape": lambda lib: lib.distributions.transforms.AffineTransform(
+        lib.zeros(3), 2.0).forward_shape(lib.Size([2])),
+    "power forward_shape": lambda lib: lib.distributions.transforms.PowerTransform(
+        lib.ones(3)).forward_shape((2,)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISUSED_TRANSFORMS))
+def test_misused_transforms_and_constraints_fail_like_torch(torch, case):
+    """PyTorch refuses these with AssertionError (Cat/StackTransform's sizes, constraints'
+    arguments) and prints shapes as given; ember raises the same type and words."""
+    make = MISUSED_TRANSFORMS[case]
+    assert_raises_like_torch(lambda: make(torch), lambda: make(ember), Exception,
+                             same_type=True)

@@ -818,3 +818,60 @@ def test_jacrev_chunk_size_takes_rows_in_chunks_like_torch(torch, monkeypatch):
     ours = run(ember)
     assert len(calls) == 4
     assert_same_tree(ours, run(torch), rtol=1e-5, atol=1e-6)
+
+
+def _complex(library):
+    return library.ones(2, dtype=library.complex64)
+
+
+COMPLEX_MISUSE = {
+    "jacrev complex output": lambda lib: lib.func.jacrev(lambda x: x * 1j)(lib.ones(2)),
+    "jacrev second output complex": lambda lib: lib.func.jacrev(lambda x: (x, x * 1j))(
+        lib.ones(2)),
+    "jacrev complex input": lambda lib: lib.func.jacrev(lambda x: x.abs())(_complex(lib)),
+    "jacrev complex non-differentiated input": lambda lib: lib.func.jacrev(
+        lambda x, y: x * y.real)(lib.ones(2), _complex(lib)),
+    "jacrev complex input before argnums": lambda lib: lib.func.jacrev(
+        lambda x: x.abs(), argnums=3)(_complex(lib)),
+    "jacfwd complex output": lambda lib: lib.func.jacfwd(lambda x: x * 1j)(lib.ones(2)),
+    "jacfwd second output complex": lambda lib: lib.func.jacfwd(lambda x: (x, x * 1j))(
+        lib.ones(2)),
+    "jacfwd complex input": lambda lib: lib.func.jacfwd(lambda x: x.abs())(_complex(lib)),
+    "jacfwd complex input before randomness": lambda lib: lib.func.jacfwd(
+        lambda x: x.abs(), randomness="x")(_complex(lib)),
+    "hessian complex input": lambda lib: lib.func.hessian(lambda x: x.abs().sum())(
+        _complex(lib)),
+    "grad of a complex output": lambda lib: lib.func.grad(lambda x: x.sum() * 1j)(lib.ones(2)),
+    "vjp_fn of a float cotangent": lambda lib: lib.func.vjp(lambda x: x * 2, lib.ones(2))[1](1.0),
+    "vjp_fn of a str in the cotangents": lambda lib: lib.func.vjp(
+        lambda x: (x, x), lib.ones(2))[1]((lib.ones(2), "a")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COMPLEX_MISUSE))
+def test_complex_and_non_tensor_misuse_fails_like_torch(torch, case):
+    """jacrev and jacfwd refuse complex inputs (all of them, first) and outputs; grad refuses a
+    complex output as autograd's implicit seed does; vjp_fn refuses a non-tensor cotangent."""
+    make = COMPLEX_MISUSE[case]
+    with pytest.raises(Exception) as theirs:
+        make(torch)
+    with pytest.raises(theirs.type) as ours:
+        make(ember)
+    # ember names its dtypes ember.complex64
+    assert str(ours.value) == str(theirs.value).replace("torch.", "ember.")
+
+
+@pytest.mark.parametrize("complex_input", [False, True])
+def test_vjp_of_a_complex_output_matches_torch(torch, complex_input):
+    """func.vjp takes complex outputs (ember refused them): the cotangent's conjugate flows back,
+    as in PyTorch."""
+    results = []
+    for library in (ember, torch):
+        dtype = library.complex128 if complex_input else library.float64
+        primal = library.tensor([1.0, 2.0], dtype=dtype)
+        output, vjp_fn = library.func.vjp(lambda x: (x * (1 + 2j)).exp(), primal)
+        (gradient,) = vjp_fn(library.tensor([1 + 1j, 2 - 1j], dtype=library.complex128))
+        results.append((output.numpy(), gradient.numpy(), str(gradient.dtype).split(".")[-1]))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+    assert results[0][2] == results[1][2]

@@ -1110,3 +1110,36 @@ def test_random_draws_from_a_given_generator_are_refused_by_default_like_torch(t
     assert np.all(same.numpy() == same.numpy()[0])
     generator = ember.Generator().manual_seed(1)
     assert ember.rand(4, generator=generator).shape == (4,)  # allowed again outside vmap
+
+
+@pytest.mark.parametrize("case", ["seed only", "seed then draw", "seed then state after",
+                                  "seed, same randomness, draw", "nested seed",
+                                  "seed, different randomness"])
+def test_manual_seed_inside_vmap_is_allowed_like_torch(torch, case):
+    """PyTorch's vmap lets the function reseed (randomness="error" refuses draws only); a draw
+    after the reseed is still refused, and the generator's state afterwards is torch's."""
+    def run(library):
+        vmap = library.func.vmap
+        seeded = lambda x: (library.manual_seed(5), x)[1]
+        drawing = lambda x: (library.manual_seed(5), x + library.rand(2))[1]
+        library.manual_seed(0)
+        if case == "seed only":
+            return vmap(seeded)(library.ones(3, 2)).numpy()
+        if case == "seed then draw":
+            return vmap(drawing)(library.ones(3, 2)).numpy()
+        if case == "seed then state after":
+            vmap(seeded)(library.ones(3, 2))
+            return library.rand(2).numpy()
+        if case == "seed, same randomness, draw":
+            return vmap(drawing, randomness="same")(library.ones(3, 2)).numpy()
+        if case == "nested seed":
+            return vmap(vmap(seeded))(library.ones(3, 2)).numpy()
+        return vmap(seeded, randomness="different")(library.ones(3, 2)).numpy()
+
+    try:
+        expected = run(torch)
+    except RuntimeError:
+        assert_raises_like_torch(lambda: run(torch), lambda: run(ember), RuntimeError,
+                                 same_type=True)
+        return
+    np.testing.assert_allclose(run(ember), expected, rtol=1e-6)

@@ -9,6 +9,7 @@ import pytest
 import ember
 from ember import optim
 from ember.optim import lr_scheduler
+from tests.conftest import assert_raises_like_torch
 
 STEPS = 30
 
@@ -408,3 +409,72 @@ def test_old_base_class_name_subclassed_like_torch(torch):
         return rates, sorted(scheduler.state_dict())
 
     assert run(ember) == run(torch)
+
+
+@pytest.mark.parametrize("order", ["Ss", "oSs", "Sos", "oSTs", "SoTs", "STos", "oSss", "oSos"])
+def test_step_before_optimizer_warning_counts_steps_from_the_first_scheduler(torch, order):
+    """PyTorch wraps optimizer.step when the optimizer's first scheduler is built: an optimizer
+    step taken before ('o' before 'S') does not silence the 'before optimizer.step()' warning;
+    a second scheduler ('T') does not reset the count."""
+    def warnings_of(library):
+        parameter = library.nn.Parameter(library.ones(2))
+        optimizer = library.optim.SGD([parameter], lr=0.1)
+        scheduler = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for action in order:
+                if action == "o":
+                    optimizer.step()
+                elif action == "S":
+                    scheduler = library.optim.lr_scheduler.StepLR(optimizer, 1)
+                elif action == "T":
+                    library.optim.lr_scheduler.ExponentialLR(optimizer, 0.9)
+                else:
+                    scheduler.step()
+        return [str(warning.message) for warning in caught]
+
+    assert warnings_of(ember) == warnings_of(torch)
+
+
+SCHEDULER_MAKERS = {
+    "StepLR": lambda library, optimizer: library.optim.lr_scheduler.StepLR(optimizer, 1, 0.5),
+    "MultiStepLR": lambda library, optimizer: library.optim.lr_scheduler.MultiStepLR(
+        optimizer, [1, 2], 0.5),
+    "CosineAnnealingLR": lambda library, optimizer: library.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, 4),
+    "CyclicLR": lambda library, optimizer: library.optim.lr_scheduler.CyclicLR(
+        optimizer, 0.01, 0.1, cycle_momentum=False),
+}
+
+
+@pytest.mark.parametrize("source, target", [("StepLR", "MultiStepLR"),
+                                            ("CosineAnnealingLR", "MultiStepLR"),
+                                            ("StepLR", "CyclicLR"), ("MultiStepLR", "CyclicLR")])
+def test_loading_another_schedulers_state_goes_as_in_torch(torch, source, target):
+    """PyTorch's load_state_dict updates the attributes it is given (MultiStepLR takes a StepLR's
+    state and keeps its milestones); CyclicLR pops '_scale_fn_custom', a KeyError where absent."""
+    def load(library):
+        optimizer = library.optim.SGD([library.nn.Parameter(library.ones(2))], lr=0.1)
+        scheduler = SCHEDULER_MAKERS[source](library, optimizer)
+        optimizer.step()
+        scheduler.step()
+        other_optimizer = library.optim.SGD([library.nn.Parameter(library.ones(2))], lr=0.1)
+        other = SCHEDULER_MAKERS[target](library, other_optimizer)
+        other.load_state_dict(scheduler.state_dict())
+        other_optimizer.step()
+        other.step()
+        return other_optimizer.param_groups[0]["lr"], other.last_epoch
+
+    try:
+        expected = load(torch)
+    except KeyError:
+        assert_raises_like_torch(lambda: load(torch), lambda: load(ember), KeyError)
+        return
+    assert load(ember) == pytest.approx(expected, rel=1e-12)
+
+
+def test_add_param_group_of_a_non_dict_names_the_type_as_torch(torch):
+    assert_raises_like_torch(
+        lambda: torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1).add_param_group([1]),
+        lambda: ember.optim.SGD([ember.nn.Parameter(ember.ones(1))], lr=0.1).add_param_group([1]),
+        TypeError, same_type=True)

@@ -8,7 +8,8 @@ import ember
 from ember import optim
 from ember.optim import optimizer as optimizer_module
 from tests.conftest import (
-    assert_float32_close, optimizer_case_id, optimizer_data, run_optimizer)
+    assert_float32_close, assert_raises_like_torch, optimizer_case_id, optimizer_data,
+    run_optimizer)
 
 STEPS = 25
 
@@ -703,3 +704,75 @@ def test_tensor_lr_with_foreach_is_refused_like_torch(torch, name):
                                          lr=library.tensor(0.1), foreach=True)
         messages.append(str(error.value))
     assert messages[0] == messages[1]
+
+
+TENSOR_LR_OPTIMIZERS = ["SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "ASGD", "LBFGS",
+                        "NAdam", "RAdam", "RMSprop", "Rprop", "SparseAdam", "Adafactor"]
+
+
+@pytest.mark.parametrize("name", TENSOR_LR_OPTIMIZERS)
+@pytest.mark.parametrize("lr", [[0.1, 0.2], [-0.1]])
+def test_tensor_lr_of_several_elements_is_refused_first_like_torch(torch, name, lr):
+    """PyTorch checks a Tensor lr holds one number before its sign ('Tensor lr must be
+    1-element'), in every optimizer."""
+    assert_raises_like_torch(
+        lambda: getattr(torch.optim, name)([torch.nn.Parameter(torch.ones(2))],
+                                           lr=torch.tensor(lr)),
+        lambda: getattr(optim, name)([ember.nn.Parameter(ember.ones(2))], lr=ember.tensor(lr)),
+        ValueError, same_type=True)
+
+
+@pytest.mark.parametrize("param", [1.0, 3, "weight", np.ones(2)], ids=["float", "int", "str",
+                                                                        "ndarray"])
+def test_non_tensor_param_is_named_as_torch_typename(torch, param):
+    """The refusal names the type as torch.typename does: 'float', not 'builtins.float'."""
+    assert_raises_like_torch(lambda: torch.optim.SGD([param], lr=0.1),
+                             lambda: optim.SGD([param], lr=0.1), TypeError, same_type=True)
+
+
+@pytest.mark.parametrize("missing, doubled_groups", [("param_groups", False), ("state", False),
+                                                     ("state", True)])
+def test_load_state_dict_missing_key_fails_like_torch(torch, missing, doubled_groups):
+    """PyTorch reads 'param_groups' first and 'state' only after the groups' checks, each a
+    KeyError where it is missing."""
+    def load(library):
+        optimizer = library.optim.SGD([library.nn.Parameter(library.ones(2))], lr=0.1)
+        state = optimizer.state_dict()
+        del state[missing]
+        if doubled_groups:
+            state["param_groups"] = state["param_groups"] * 2
+        optimizer.load_state_dict(state)
+
+    assert_raises_like_torch(lambda: load(torch), lambda: load(ember), Exception, same_type=True)
+
+
+@pytest.mark.parametrize("source, target", [("Adam", "SGD"), ("SGD", "Adam"), ("NAdam", "Adam"),
+                                            ("Adam", "AdamW"), ("SGD", "RMSprop"),
+                                            ("Adagrad", "Adamax"), ("RMSprop", "Rprop")])
+def test_loading_another_optimizers_state_goes_as_in_torch(torch, source, target):
+    """load_state_dict fills in the options each PyTorch optimizer's __setstate__ sets (AdamW
+    forces decoupled weight decay); a group still missing one the step reads fails with
+    PyTorch's KeyError, not an AttributeError."""
+    def load_and_step(library):
+        library.manual_seed(0)
+        parameter = library.nn.Parameter(library.ones(2))
+        optimizer = getattr(library.optim, source)([parameter], lr=0.1)
+        parameter.grad = library.ones(2)
+        optimizer.step()
+        other_parameter = library.nn.Parameter(library.ones(2))
+        other = getattr(library.optim, target)([other_parameter], lr=0.1)
+        other.load_state_dict(optimizer.state_dict())
+        other_parameter.grad = library.ones(2)
+        other.step()
+        return other_parameter.detach().numpy(), other.state_dict()["param_groups"][0]
+
+    try:
+        expected = load_and_step(torch)
+    except KeyError:
+        assert_raises_like_torch(lambda: load_and_step(torch), lambda: load_and_step(ember),
+                                 KeyError, same_type=True)
+        return
+    values, group = load_and_step(ember)
+    np.testing.assert_allclose(values, expected[0], rtol=1e-6)
+    assert sorted(group) == sorted(expected[1])
+    assert group["decoupled_weight_decay"] == expected[1]["decoupled_weight_decay"]

@@ -109,3 +109,17 @@ def test_swalr_state_dict_matches_torch(torch):
     assert sorted(states[0]) == sorted(states[1])
     assert states[0]["_anneal_strategy"] == states[1]["_anneal_strategy"] == "linear"
     np.testing.assert_allclose(traces[0], traces[1], rtol=1e-12)
+
+
+def test_averaged_model_of_a_differently_shaped_model_fails_like_torch(torch):
+    """The first update copies the model's parameters in: a wrong shape is copy_'s error."""
+    def update(library):
+        library.manual_seed(0)
+        averaged = library.optim.swa_utils.AveragedModel(library.nn.Linear(2, 1))
+        averaged.update_parameters(library.nn.Linear(3, 1))
+
+    with pytest.raises(RuntimeError) as theirs:
+        update(torch)
+    with pytest.raises(RuntimeError) as ours:
+        update(ember)
+    assert str(ours.value) == str(theirs.value)
