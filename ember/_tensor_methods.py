@@ -371,9 +371,24 @@ def index_put_(self, indices, values, accumulate=False):
                                                                    accumulate))
 
 
+def _check_inplace_broadcast(shape, other):
+    """An in-place op's operand ``other`` must broadcast to ``shape``, as in PyTorch's
+    TensorIterator: its mismatch message, or the output's when broadcasting would grow it."""
+    from .ops._broadcast import mismatch_error
+    error = mismatch_error(shape, other)
+    if error is not None:
+        raise error
+    broadcast = list(np.broadcast_shapes(shape, other))
+    if broadcast != list(shape):
+        raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+                           f"{broadcast}")
+
+
 def masked_fill_(self, mask, value):
     if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
         return ops.masked_fill(self, mask, value)  # raises PyTorch's error before any write
+    if mask._data.shape != self._data.shape:
+        _check_inplace_broadcast(self._data.shape, mask._data.shape)
 
     def fast(array):
         fill = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=array.dtype)
@@ -1296,6 +1311,25 @@ for _op in (ops.lerp, ops.scatter_add, ops.index_fill,
             ops.tril, ops.triu, ops.index_copy, ops.masked_scatter, ops.fill_diagonal,
             ops.mvlgamma, ops.index_reduce, ops.put, ops.renorm):
     METHODS[_op.__name__ + "_"] = _inplace_with_arguments(_op)
+_masked_scatter_ = METHODS["masked_scatter_"]
+
+
+def masked_scatter_(self, mask, source):
+    """In place, PyTorch expands the mask to the input's shape (expand's errors) rather than
+    broadcasting the two."""
+    if (isinstance(mask, Tensor) and mask._data.dtype == np.bool_ and isinstance(source, Tensor)
+            and source._data.dtype == self._data.dtype and mask._data.shape != self._data.shape):
+        from .ops._broadcast import expanded_shape
+        if mask._data.ndim > self._data.ndim:  # an internal tensor: its C++ type name
+            raise RuntimeError(f"expand(CPUBoolType{{{list(mask._data.shape)}}}, "
+                               f"size={list(self._data.shape)}): the number of sizes provided "
+                               f"({self._data.ndim}) must be greater or equal to the number of "
+                               f"dimensions in the tensor ({mask._data.ndim})")
+        expanded_shape(mask._data, tuple(self._data.shape))
+    return _masked_scatter_(self, mask, source)
+
+
+METHODS["masked_scatter_"] = masked_scatter_
 for _op in (ops.addmm, ops.baddbmm, ops.addmv, ops.addr, ops.addbmm):
     METHODS[_op.__name__ + "_"] = _product_inplace(_op)
 METHODS["addcmul_"] = _addc_inplace(ops.addcmul)

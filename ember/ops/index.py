@@ -19,7 +19,7 @@ from ..autograd.function import NOT_IMPLEMENTED, Op, torch_named
 from ..autograd.node import BatchedForward
 from ..autograd.views import unrecorded_view, view_result
 from ..tensor import Tensor, warn_at_caller, warn_once
-from ._broadcast import expanded_shape, unbroadcast
+from ._broadcast import expanded_shape, mismatch_error, unbroadcast
 from . import _select
 from ._select import select
 from .elementwise._operands import (
@@ -967,7 +967,7 @@ def gather(input, dim, index, *, sparse_grad=False):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for position, (size, limit) in enumerate(zip(indices.shape, input._data.shape)):
         if position != axis and size > limit:
-            raise RuntimeError(f"gather(): Size does not match at dimension {position} expected "
+            raise RuntimeError(f"Size does not match at dimension {position} expected "
                                f"index {list(indices.shape)} to be no larger than self "
                                f"{list(input._data.shape)} apart from dimension {axis}")
     indices = _check_bounds(indices, input._data.shape[axis], axis)
@@ -984,7 +984,8 @@ def take_along_dim(input, indices, dim=None):
     ndim = input._data.ndim
     axis = _dim(dim, ndim, "take_along_dim")
     if positions.ndim != ndim:
-        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of "
+        raise RuntimeError(f"{repr_prefix()}.take_along_dim(): input and indices should have the "
+                           f"same number of "
                            f"dimensions, but got {ndim} dimensions for input, and "
                            f"{positions.ndim} dimensions for indices")
     input_shape = list(input._data.shape)
@@ -993,9 +994,7 @@ def take_along_dim(input, indices, dim=None):
     try:
         common = list(np.broadcast_shapes(tuple(input_shape), tuple(index_shape)))
     except ValueError:
-        raise RuntimeError(f"take_along_dim(): the shapes of input {list(input._data.shape)} and "
-                           f"indices {list(positions.shape)} do not broadcast outside dimension "
-                           f"{axis}") from None
+        raise mismatch_error(input_shape, index_shape) from None
     size = input._data.shape[axis]
     wrapped = _check_bounds(positions, size, axis, "take_along_dim", negative=True)
     common[axis] = size
@@ -1291,7 +1290,7 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
     axis, indices = _check_scatter("scatter", input, dim, index, src)
     if reduce is not None:
         if reduce not in ("add", "multiply"):
-            raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+            raise RuntimeError("reduce argument must be either add or multiply.")
         if isinstance(src, Tensor):
             warn_once("The reduce argument of torch.scatter with Tensor src is deprecated and "
                       "will be removed in a future PyTorch release. Use torch.scatter_reduce "
@@ -1381,8 +1380,9 @@ def _check_slices(operation, input, axis, count, source, scalar_source, count_er
                            f"source.shape = {source_shape}")
     if source_shape:
         if source_shape[axis] != count:
+            for_dim = "" if operation == "index_copy_" else f", for dim: {axis}"
             raise count_error(f"{operation}(): Number of indices ({count}) should be equal to "
-                              f"source.size(dim) ({source_shape[axis]}), for dim: {axis}")
+                              f"source.size(dim) ({source_shape[axis]}){for_dim}")
         source_shape[axis] = input_shape[axis]
         if source_shape != input_shape:
             raise RuntimeError(f"{operation}(): source tensor shape must match self tensor "
@@ -1414,6 +1414,27 @@ def index_add_into(array, input, dim, index, source, alpha=1):
         _add_at(array, axis, indices, added, alpha)
 
 
+def _check_add_slices(input_shape, axis, count, source_shape):
+    """index_add's shape checks in PyTorch's order: the dim within the source, the number of
+    indices against the source's size there, then the other dims (0-d shapes compared whole)."""
+    if axis != 0 and axis >= len(source_shape):
+        raise RuntimeError(f"index_add_(): Indexing dim {axis} is out of bounds of the source "
+                           f"tensor with dim {len(source_shape)}")
+    if not source_shape:
+        if count != 1:
+            raise IndexError(f"Dimension specified as {axis} but tensor has no dimensions")
+    elif source_shape[axis] != count:
+        raise RuntimeError(f"index_add_(): Number of indices ({count}) should be equal to "
+                           f"source.size(dim): ({source_shape[axis]}), for dim: {axis}")
+    others, source_others = list(input_shape), list(source_shape)
+    if others and source_others:
+        del others[axis], source_others[axis]
+    if others != source_others:
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(input_shape)} "
+                           f"source.shape = {list(source_shape)}")
+
+
 def _index_add_arguments(input, dim, index, source):
     """index_add's checks, in PyTorch's order: (axis, the indices as intp)."""
     indices = _check_index_vector(index, "index_add_", (np.int32, np.int64))
@@ -1421,19 +1442,15 @@ def _index_add_arguments(input, dim, index, source):
         raise TypeError(f"index_add(): argument 'source' (position 3) must be Tensor, not "
                         f"{type(source).__name__}")
     axis = _dim(dim, input._data.ndim, "index_add")
-    if input._data.ndim == 0 and source._data.ndim:
-        raise RuntimeError(f"index_add_(): source tensor shape must match self tensor shape, "
-                           f"excluding the specified dimension. Got self.shape = [] "
-                           f"source.shape = {list(source._data.shape)}")
-    _check_slices("index_add_", input, axis, indices.size, source, False, RuntimeError)
     if source._data.dtype != input._data.dtype:
         raise RuntimeError(f"index_add_(): self ({scalar_type_name(input._data.dtype)}) and "
                            f"source ({scalar_type_name(source._data.dtype)}) must have the same "
                            f"scalar type")
+    _check_add_slices(input._data.shape, axis, indices.size, source._data.shape)
     size = input._data.shape[axis] if input._data.ndim else 1
     values = _all_values(indices)
     if values.size and not indices_within(values, size):
-        if axis == 0 or input._data.ndim < 2:  # PyTorch's words differ by kernel
+        if input._data.ndim < 2:  # PyTorch's words differ by kernel
             raise IndexError("index out of range in self")
     elif type(indices) is np.ndarray:
         return axis, indices.astype(np.intp, copy=False)  # in range: no second bounds pass
@@ -1460,6 +1477,8 @@ class IndexFill(Op):
 
 def index_fill(input, dim, index, value):
     """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number)."""
+    if isinstance(index, Tensor) and index._data.ndim > 1 and index._data.dtype == np.int64:
+        raise RuntimeError("Index has to be a vector/scalar")
     indices = _check_index_vector(index, "index_fill_", (np.int64,), RuntimeError, IndexError)
     if isinstance(value, Tensor):
         if value._data.ndim != 0:
@@ -1486,8 +1505,7 @@ def masked_select(input, mask):
     try:
         shape = np.broadcast_shapes(input._data.shape, mask._data.shape)
     except ValueError:
-        raise RuntimeError(f"masked_select: the mask of shape {list(mask._data.shape)} does not "
-                           f"broadcast with the input of shape {list(input._data.shape)}") from None
+        raise mismatch_error(mask._data.shape, input._data.shape) from None
     expanded = input.expand(*shape) if input._data.shape != shape else input
     return torch_named(getitem(expanded, np.broadcast_to(mask._data, shape)),
                        "MaskedSelectBackward0")
@@ -1497,6 +1515,8 @@ def take(input, index):
     """Elements of the flattened ``input`` at ``index`` (shaped like ``index``)."""
     positions = _index_tensor(index, "take", (np.int64,), position=1)
     size = input._data.size
+    if size == 0 and positions.size:
+        raise IndexError("take(): tried to take from an empty tensor")
     if positions.size and (positions.min() < -size or positions.max() >= size):
         bad = positions[(positions < -size) | (positions >= size)].flat[0]
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {size} "
@@ -1653,7 +1673,8 @@ def index_copy(input, dim, index, source):
     _check_slices("index_copy_", input, axis, indices.size, source, True, IndexError)
     if source._data.dtype != input._data.dtype:
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but "
-                           f"got (self) {input.dtype} and (source) {source.dtype}")
+                           f"got (self) {scalar_type_name(input._data.dtype)} and (source) "
+                           f"{scalar_type_name(source._data.dtype)}")
     size = input._data.shape[axis] if input._data.ndim else 1
     indices = _check_bounds(indices, size, axis, "index_copy_", error=IndexError)
     if input._data.ndim == 0:
@@ -1695,18 +1716,21 @@ def masked_scatter(input, mask, source):
                        "now deprecated,please use a mask with dtype torch.bool instead.")
         raise RuntimeError("masked_scatter_ only supports boolean masks, but got mask with dtype "
                            "Byte")
+    if isinstance(mask, Tensor) and mask._data.dtype != np.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{scalar_type_name(mask._data.dtype)}")
     mask_array = _mask(mask, "masked_scatter_")
     if not isinstance(source, Tensor):
         raise TypeError(f"masked_scatter(): argument 'source' (position 2) must be Tensor, not "
                         f"{type(source).__name__}")
     if source._data.dtype != input._data.dtype:
-        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
-                           f"{input.dtype} and {source.dtype}")
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"
+                           f"{scalar_type_name(input._data.dtype)} and "
+                           f"{scalar_type_name(source._data.dtype)}")
     try:
         shape = np.broadcast_shapes(input._data.shape, mask_array.shape)
     except ValueError:
-        raise RuntimeError(f"masked_scatter: the mask of shape {list(mask_array.shape)} does not "
-                           f"broadcast with the input of shape {list(input._data.shape)}") from None
+        raise mismatch_error(mask_array.shape, input._data.shape) from None
     mask_array = np.broadcast_to(mask_array, shape)
     if int(mask_array.sum()) > source._data.size:
         raise RuntimeError("Number of elements of source < number of ones in mask")
@@ -1760,8 +1784,8 @@ def index_put(input, indices, values, accumulate=False):
                         f"{type(values).__name__}")
     if values._data.dtype != input._data.dtype:
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
-                           f"{input.dtype} for the destination and {values.dtype} for the "
-                           f"source.")
+                           f"{scalar_type_name(input._data.dtype)} for the destination and "
+                           f"{scalar_type_name(values._data.dtype)} for the source.")
     if values._data.ndim == 0:
         _refuse_byte_mask_fill(tuple(indices))
     if not accumulate and type(values._data) is np.ndarray:
