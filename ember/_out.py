@@ -45,6 +45,9 @@ NOT_DIFFERENTIABLE = frozenset((
 # the names PyTorch's refusal gives where a function runs through another
 _REFUSAL_NAMES = {"fix": "trunc", "msort": "sort"}
 
+# ops whose kernel refuses an out= it cannot cast to with a TypeError of its own
+_CAST_REFUSALS = {"cat": "cat", "concat": "cat", "concatenate": "cat", "stack": "cat"}
+
 
 def accepting_out(function, name):
     """``function`` taking PyTorch's keyword ``out=`` as well."""
@@ -68,7 +71,7 @@ def accepting_out(function, name):
             return type(result)(out)  # a named result tuple keeps its type
         if not isinstance(out, Tensor):
             raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-        _write(out, result)
+        _write(out, result, name)
         return out
 
     return with_out
@@ -84,12 +87,16 @@ def _any_requires_grad(args, kwargs):
     return False
 
 
-def _write(out, value):
+def _write(out, value, name=None):
     """``value`` into ``out``: cast-checked, ``out`` resized to its shape, then copied."""
     if not isinstance(value, Tensor):
         raise TypeError(f"out=: the result is a {type(value).__name__}, not a Tensor")
     source, target = value.dtype, out.dtype
     if not _can_cast(source, target):
+        if name in _CAST_REFUSALS:
+            raise TypeError(f"{_dtype.repr_prefix()}.{_CAST_REFUSALS[name]}(): input types can't "
+                            f"be cast to the desired output type "
+                            f"{_dtype.scalar_type_name(target.numpy)}")
         raise RuntimeError(f"result type {_dtype.scalar_type_name(source.numpy)} can't be cast "
                            f"to the desired output type "
                            f"{_dtype.scalar_type_name(target.numpy)}")

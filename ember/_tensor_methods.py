@@ -1063,15 +1063,31 @@ def _transposed(self):
     return ops.permute(self, tuple(reversed(range(ndim))))
 
 
+def _check_matrices(self, name):
+    if self._data.ndim == 1:
+        raise RuntimeError(f"tensor.{name} is only supported on matrices or batches of matrices. "
+                           f"Got 1-D tensor.")
+
+
 def _matrix_transposed(self):
+    _check_matrices(self, "mT")
+    if self._data.ndim == 0:
+        return ops.transpose(self, 0, 0)  # PyTorch's mT of a 0-d tensor: itself, as a view
     return ops.transpose(self, -2, -1)
 
 
 def _conjugate_transposed(self):
+    _check_matrices(self, "mH")
+    if self._data.ndim == 0:
+        return ops.conj(ops.transpose(self, 0, 0))
     return ops.conj(ops.transpose(self, -2, -1))
 
 
 def _conjugate_all_transposed(self):
+    if self._data.ndim not in (0, 2):
+        hint = ". For batches of matrices, consider using tensor.mH" if self._data.ndim > 2 else "."
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                           f"{self._data.ndim}-D tensor{hint}")
     return ops.conj(_transposed(self))
 
 

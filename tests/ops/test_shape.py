@@ -840,3 +840,71 @@ def test_broadcast_tensors_returns_a_tensor_already_of_the_shape_itself(torch):
         return ember.distributions.Normal(*ember.broadcast_tensors(loc, scale)).log_prob(
             ember.broadcast_tensors(value, loc)[0]).sum()
     assert gradcheck(log_density, (ours,))
+
+
+def _grid(fw):
+    return fw.arange(6.).reshape(2, 3)
+
+
+# Mistakes whose error ember words or orders as PyTorch 2.13 does (a sweep found them different)
+SHAPE_MISUSES = {
+    "split 0-d": lambda fw: fw.tensor(1.).split(-1),
+    "split negative size": lambda fw: _grid(fw).split(-1),
+    "split negative size before dim": lambda fw: _grid(fw).split(-1, 5),
+    "chunk 0-d": lambda fw: fw.tensor(1.).chunk(0),
+    "unbind 0-d": lambda fw: fw.tensor(1.).unbind(),
+    "unbind 0-d dim 1": lambda fw: fw.tensor(1.).unbind(1),
+    "narrow 0-d": lambda fw: fw.tensor(1.).narrow(0, 0, 1),
+    "narrow negative length": lambda fw: _grid(fw).narrow(1, 0, -1),
+    "narrow negative length before dim": lambda fw: _grid(fw).narrow(5, 0, -1),
+    "narrow float tensor start": lambda fw: _grid(fw).narrow(1, fw.tensor(1.), 1),
+    "narrow 1-d tensor start": lambda fw: _grid(fw).narrow(1, fw.tensor([1]), 1),
+    "select 0-d": lambda fw: fw.tensor(1.).select(0, 0),
+    "squeeze repeated dim": lambda fw: fw.ones(1, 2, 1).squeeze((0, 0)),
+    "squeeze repeated negative dim": lambda fw: _grid(fw).squeeze((0, -2)),
+    "squeeze 0-d dim out of range": lambda fw: fw.tensor(1.).squeeze(1),
+    "unflatten no sizes": lambda fw: _grid(fw).unflatten(1, ()),
+    "unflatten no sizes before dim": lambda fw: _grid(fw).unflatten(5, ()),
+    "unflatten an int": lambda fw: _grid(fw).unflatten(1, 3),
+    "unflatten a float size": lambda fw: _grid(fw).unflatten(1, (3.0,)),
+    "tensor_split float indices": lambda fw: _grid(fw).tensor_split(fw.tensor([1.])),
+    "tensor_split float indices before dim": lambda fw: _grid(fw).tensor_split(
+        fw.tensor([1.]), 5),
+    "tensor_split 2-d indices": lambda fw: _grid(fw).tensor_split(fw.tensor([[1]])),
+    "hsplit indivisible": lambda fw: _grid(fw).hsplit(2),
+    "hsplit zero": lambda fw: _grid(fw).hsplit(0),
+    "hsplit 0-d": lambda fw: fw.tensor(1.).hsplit(1),
+    "vsplit indivisible": lambda fw: _grid(fw).vsplit(4),
+    "dsplit indivisible": lambda fw: fw.ones(2, 2, 3).dsplit(2),
+    "hstack nothing": lambda fw: fw.hstack([]),
+    "vstack nothing": lambda fw: fw.vstack([]),
+    "row_stack nothing": lambda fw: fw.row_stack([]),
+    "dstack nothing": lambda fw: fw.dstack([]),
+    "column_stack nothing": lambda fw: fw.column_stack([]),
+    "view -1 of nothing": lambda fw: fw.ones(0, 3).view(-1, 0),
+    "reshape -1 of nothing": lambda fw: fw.ones(0, 3).reshape(0, -1),
+    "mT of 1-d": lambda fw: fw.ones(3).mT,
+    "mH of 1-d": lambda fw: fw.ones(3).mH,
+    "H of 1-d": lambda fw: fw.ones(3).H,
+    "H of 3-d": lambda fw: fw.ones(2, 2, 2).H,
+    "cat into long out": lambda fw: fw.cat([_grid(fw)], out=fw.ones(2, 3, dtype=fw.long)),
+    "stack into long out": lambda fw: fw.stack([_grid(fw)], out=fw.ones(1, 2, 3, dtype=fw.long)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_MISUSES))
+def test_shape_misuse_raises_like_torch(torch, name):
+    mistake = SHAPE_MISUSES[name]
+    with pytest.raises(Exception) as theirs:
+        mistake(torch)
+    with pytest.raises(theirs.type) as ours:
+        mistake(ember)
+    assert str(ours.value) == str(theirs.value).replace("torch.", "ember.")
+
+
+@pytest.mark.parametrize("attribute", ["mT", "mH", "H"])
+def test_matrix_transposes_of_a_0d_tensor_are_itself_like_torch(torch, attribute):
+    theirs = getattr(torch.tensor(2.5), attribute)
+    ours = getattr(ember.tensor(2.5), attribute)
+    assert tuple(ours.shape) == tuple(theirs.shape) == ()
+    assert ours.item() == theirs.item()
