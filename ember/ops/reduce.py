@@ -1161,7 +1161,15 @@ def _times_sign(xp, values, x):
 # ---- functional API ------------------------------------------------------------------------------
 
 
+def _refuse_keepdim(keepdim, operation):
+    """PyTorch's argument parser takes only a bool for keepdim."""
+    raise TypeError(f"{operation}(): argument 'keepdim' must be bool, not "
+                    f"{type(keepdim).__name__}")
+
+
 def sum(input, dim=None, keepdim=False, dtype=None):
+    if keepdim is not False and keepdim is not True:
+        _refuse_keepdim(keepdim, "sum")
     axes = _axes(dim, input._data.ndim, "sum")
     out = Sum.apply(input, axes, keepdim, _dtype_argument(dtype, "sum"))
     if dim is None and type(input._data) is np.ndarray:
@@ -1170,8 +1178,15 @@ def sum(input, dim=None, keepdim=False, dtype=None):
 
 
 def mean(input, dim=None, keepdim=False, dtype=None):
+    if keepdim is not False and keepdim is not True:
+        _refuse_keepdim(keepdim, "mean")
     axes = _axes(dim, input._data.ndim, "mean")
-    out = Mean.apply(input, axes, keepdim, _dtype_argument(dtype, "mean"))
+    dtype = _dtype_argument(dtype, "mean")
+    if dtype is not None and not is_floating(dtype.numpy) and dtype.numpy.kind != "c":
+        raise RuntimeError(f"mean(): could not infer output dtype. Optional dtype must be either "
+                           f"a floating point or complex dtype. Got: "
+                           f"{scalar_type_name(dtype.numpy)}")
+    out = Mean.apply(input, axes, keepdim, dtype)
     if dim is None and type(input._data) is np.ndarray:
         return out
     return torch_named(out, "MeanBackward1")  # also vmap's sum of a sample: along dims
@@ -1242,6 +1257,8 @@ def _refuse_complex(data, kernel=None, message=None):
 
 
 def _extreme(cls, input, dim, keepdim, operation):
+    if keepdim is not False and keepdim is not True:
+        _refuse_keepdim(keepdim, operation)
     data = input._data
     if type(dim) is int and type(data) is np.ndarray and -data.ndim <= dim < data.ndim and \
             data.size and data.dtype.kind != "c":
@@ -1302,6 +1319,8 @@ def min(input, dim=None, keepdim=False, *, other=None):
 
 
 def amax(input, dim=(), keepdim=False):
+    if keepdim is not False and keepdim is not True:
+        _refuse_keepdim(keepdim, "amax")
     _refuse_complex(input._data, "max_values_cpu")
     axes = _axes(dim, input._data.ndim, "amax")
     _check_reducible(input, axes, dim not in ((), [], None), "amax")
@@ -1309,6 +1328,8 @@ def amax(input, dim=(), keepdim=False):
 
 
 def amin(input, dim=(), keepdim=False):
+    if keepdim is not False and keepdim is not True:
+        _refuse_keepdim(keepdim, "amin")
     _refuse_complex(input._data, "min_values_cpu")
     axes = _axes(dim, input._data.ndim, "amin")
     _check_reducible(input, axes, dim not in ((), [], None), "amin")
@@ -1348,6 +1369,8 @@ class ArgExtreme(Op):
 
 
 def _arg_extreme(reducer, input, dim, keepdim, operation):
+    if keepdim is not False and keepdim is not True:
+        _refuse_keepdim(keepdim, operation)
     data = input._data
     if dim is not None and not _is_int(dim):
         raise TypeError(f"{operation}(): argument 'dim' must be int, not {type(dim).__name__}")
@@ -1379,16 +1402,24 @@ def argmin(input, dim=None, keepdim=False):
 
 @autocast_op("prod")
 def prod(input, dim=None, keepdim=False, dtype=None):
-    if _dtype_argument(dtype, "prod") is not None:
+    if keepdim is not False and keepdim is not True:
+        _refuse_keepdim(keepdim, "prod")
+    dtype = _dtype_argument(dtype, "prod")
+    if dtype is not None:
         input = input.to(dtype)
     axis = None if dim is None else _axis(dim, input._data.ndim, "prod")
     out = Prod.apply(input, axis, keepdim)
+    if dtype is not None and out._data.dtype != dtype.numpy:
+        # an explicit integral dtype is the result's (products wrap in it, as in int64 first)
+        out = Tensor._result(out._data.astype(dtype.numpy))
     if dim is None and type(input._data) is np.ndarray:
         return out
     return torch_named(out, "ProdBackward1")  # also vmap's product of a sample: along a dim
 
 
 def logsumexp(input, dim, keepdim=False):
+    if keepdim is not False and keepdim is not True:
+        _refuse_keepdim(keepdim, "logsumexp")
     return LogSumExp.apply(input, _axes(dim, input._data.ndim, "logsumexp"), keepdim)
 
 
@@ -1429,6 +1460,8 @@ def log_softmax(input, dim=None, dtype=None):
 
 def _truth_reduction(reduction, input, dim, keepdim, operation):
     """all/any: bool, but uint8 for a uint8 input (PyTorch keeps that legacy dtype)."""
+    if keepdim is not False and keepdim is not True:
+        _refuse_keepdim(keepdim, operation)
     axes = _axes(dim, input._data.ndim, operation)
     out = np.asarray(reduction(input._data, axis=axes, keepdims=keepdim))
     if input._data.dtype == np.uint8:
@@ -1479,8 +1512,10 @@ def nansum(input, dim=None, keepdim=False, dtype=None):
 def nanmean(input, dim=None, keepdim=False, dtype=None):
     """Mean over the non-NaN elements."""
     if not is_floating(input._data.dtype):
-        raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got "
-                           f"{input.dtype}")
+        if input._data.dtype.kind == "c":
+            raise RuntimeError("nansum on CPU does not support complex inputs")
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
+                           f"but got {scalar_type_name(input._data.dtype)}")
     axes = _axes(dim, input._data.ndim, "nanmean")
     count = np.sum(~np.isnan(input._data), axis=axes, keepdims=keepdim)
     total = nansum(input, dim, keepdim, dtype)
@@ -1500,6 +1535,12 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def vector_norm(input, ord=2, dim=None, keepdim=False, dtype=None):
     """The ``ord``-norm of the elements over ``dim`` (all elements when None)."""
     if _dtype_argument(dtype, "linalg.vector_norm") is not None:
+        if not (is_floating(input._data.dtype) or input._data.dtype.kind == "c"):
+            raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor "
+                               f"as input. Got {scalar_type_name(input._data.dtype)}")
+        if not (is_floating(dtype.numpy) or dtype.numpy.kind == "c"):
+            raise RuntimeError(f"linalg.vector_norm: dtype should be floating point or complex, "
+                               f"but got {scalar_type_name(dtype.numpy)}")
         input = input.to(dtype)
     if input._data.dtype.kind == "c":
         # the norm of the magnitudes (its gradient flows through abs: grad * z / |z|)
@@ -1547,8 +1588,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         if dtype is not None:
             input = input.to(dtype)
         return nuclear_norm_of[0](input, dims, keepdim)
-    elif isinstance(p, str):
-        raise RuntimeError(f"norm: p={p!r} is not a valid norm (a number, 'fro' or 'nuc')")
+    elif isinstance(p, str):  # PyTorch hands other strings to matrix_norm, which refuses them
+        raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
     return vector_norm(input, p, dim, keepdim, dtype)
 
 
@@ -1653,6 +1694,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     index order; PyTorch leaves their order unspecified)."""
     _check_k(k, "topk")
     _refuse_complex(input._data, message=" topk does not support complex dtypes on CPU")
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     ndim = input._data.ndim
     axis = _axis(dim, ndim, "topk")
     size = input._data.shape[axis] if ndim else 1
@@ -2124,6 +2167,13 @@ def aminmax(input, *, dim=None, keepdim=False):
         raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = () if dim is None else dim
     _refuse_complex(input._data, "aminmax_cpu")
+    if input._data.size == 0:
+        if dim is None:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                               "operation has no identity.")
+        axis = _axis(dim, input._data.ndim, "aminmax")
+        if input._data.ndim and input._data.shape[axis] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {axis} to have non-zero size.")
     return _MinMax((amin(input, axes, keepdim), amax(input, axes, keepdim)))
 
 

@@ -1088,3 +1088,44 @@ def test_einsum_of_mixed_dtypes_differentiates_each_operand_in_its_dtype(torch):
     assert our_a.dtype == ember.float32 and our_b.dtype == ember.float64
     np.testing.assert_allclose(our_a.numpy(), their_a.numpy(), rtol=1e-6)
     np.testing.assert_allclose(our_b.numpy(), their_b.numpy(), rtol=1e-12)
+
+
+# linalg.norm / matrix_norm / cond arguments whose error (or result) ember gave differently
+NORM_MISUSES = [
+    lambda fw: fw.linalg.norm(fw.ones(3, 3, 3), dim=(0, 1, 2)),
+    lambda fw: fw.linalg.norm(fw.ones(3, 3, 3), ord="fro", dim=(0, 1, 2)),
+    lambda fw: fw.linalg.norm(fw.ones(3, 3), ord="fro", dim=0),
+    lambda fw: fw.linalg.norm(fw.ones(3, 3), ord="nuc", dim=(0,)),
+    lambda fw: fw.linalg.norm(fw.ones(3), ord="fro"),
+    lambda fw: fw.linalg.norm(fw.ones(3), ord="nuc"),
+    lambda fw: fw.linalg.norm(fw.ones(3), ord="bad"),
+    lambda fw: fw.linalg.norm(fw.ones(3, 3), ord="bad"),
+    lambda fw: fw.linalg.matrix_norm(fw.ones(3, 3), dtype=fw.long),
+    lambda fw: fw.linalg.cond(fw.ones(2, 2), p="bad"),
+    lambda fw: fw.linalg.cond(fw.ones(2), p="bad"),
+    lambda fw: fw.linalg.cond(fw.ones(2, 3), p="bad"),
+    lambda fw: fw.linalg.cond(fw.ones(2), p=1),
+    lambda fw: fw.linalg.cond(fw.eye(2), p=1.5),
+    lambda fw: fw.linalg.cond(fw.eye(2), p=3.0),
+    lambda fw: fw.linalg.cond(fw.eye(2), p=0),
+    lambda fw: fw.linalg.cond(fw.eye(2) * 2, p=-1.0),
+    lambda fw: fw.linalg.norm(fw.arange(12.0).reshape(3, 4), ord=1, dim=(1, 0)),
+    lambda fw: fw.linalg.norm(fw.arange(12.0).reshape(3, 4), ord=3, dim=1),
+    lambda fw: fw.linalg.norm(fw.arange(24.0).reshape(2, 3, 4), ord=float("inf"), dim=(0, 2),
+                              keepdim=True),
+    lambda fw: fw.linalg.norm(fw.tensor([[2.0, 1.0, 0.0, 0.0], [0.0, 3.0, 1.0, 0.0],
+                                         [1.0, 0.0, 4.0, 1.0]]), ord=-2),
+]
+
+
+@pytest.mark.parametrize("case", range(len(NORM_MISUSES)))
+def test_norm_misuse_like_torch(torch, case):
+    mistake = NORM_MISUSES[case]
+    try:
+        expected = mistake(torch)
+    except RuntimeError as error:
+        with pytest.raises(RuntimeError) as ours:
+            mistake(ember)
+        assert str(ours.value) == str(error)
+        return
+    np.testing.assert_allclose(mistake(ember).numpy(), expected.numpy(), rtol=1e-5)
