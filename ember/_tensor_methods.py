@@ -20,7 +20,7 @@ from .autograd.function import NOT_IMPLEMENTED, _BackwardOutput
 from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, refuse_overlap, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
-from .ops.elementwise.arithmetic import (_fusable, fused_add_scaled, scalar_first,
+from .ops.elementwise.arithmetic import (_fusable, _scaled, fused_add_scaled, scalar_first,
                                          scalar_first_addc, scalar_first_overload,
                                          scalar_first_product)
 from .tensor import _STATE as _TENSOR_STATE, Tensor, _to_array, legacy_new, warn_once
@@ -165,7 +165,8 @@ def _fast_binary(ufunc, operand, target):
     if (ufunc is np.true_divide and target_kind != "f") or target_kind == "b":
         return None
     if isinstance(array, np.ndarray):
-        if array.dtype.kind == "f" and target_kind != "f":
+        if (array.dtype.kind == "f" and target_kind != "f") or (
+                array.dtype.kind == "c" and target_kind != "c"):
             return None
         try:
             if array.shape != target._data.shape and np.broadcast_shapes(
@@ -186,6 +187,8 @@ def _fast_binary(ufunc, operand, target):
 
 
 def add_(self, other, alpha=1):
+    if type(alpha) is not Tensor and (alpha != 1 or type(alpha) is bool):
+        _scaled(self, other, alpha, "add", check_only=True)  # PyTorch's checks of alpha
     try:
         if alpha != 1 and _fusable(self, other):
             return apply_inplace(self, "add_", lambda: ops.add(self, other, alpha=alpha),
@@ -200,6 +203,8 @@ def add_(self, other, alpha=1):
 
 
 def sub_(self, other, alpha=1):
+    if type(alpha) is not Tensor and (alpha != 1 or type(alpha) is bool):
+        _scaled(self, other, alpha, "sub", check_only=True)  # PyTorch's checks of alpha
     try:
         if alpha != 1 and _fusable(self, other):
             return apply_inplace(self, "sub_", lambda: ops.sub(self, other, alpha=alpha),
@@ -431,6 +436,8 @@ def copy_(self, source):
     """Copy ``source`` (broadcast, cast) into this tensor; differentiable w.r.t. source."""
     if not isinstance(source, Tensor):
         source = Tensor._wrap(np.asarray(source))
+    if source._data.shape != self._data.shape:
+        _check_inplace_broadcast(self._data.shape, source._data.shape)
     return apply_inplace(self, "copy_", lambda: ops.copy_into(self, source),
                          lambda array: write(self, source._data, cast=True), source)
 
@@ -1328,6 +1335,23 @@ for _op in (ops.lerp, ops.scatter_add, ops.index_fill,
             ops.mvlgamma, ops.index_reduce, ops.put, ops.renorm):
     METHODS[_op.__name__ + "_"] = _inplace_with_arguments(_op)
 _masked_scatter_ = METHODS["masked_scatter_"]
+_float_power_ = METHODS["float_power_"]
+
+
+def float_power_(self, exponent):
+    """In place, PyTorch refuses a base not already of float_power's double result type."""
+    complex_ = self._data.dtype.kind == "c" or (
+        exponent._data.dtype.kind == "c" if isinstance(exponent, Tensor)
+        else isinstance(exponent, complex))
+    wide = np.dtype(np.complex128 if complex_ else np.float64)
+    if self._data.dtype != wide:
+        raise RuntimeError(f"the base given to float_power_ has dtype "
+                           f"{_dtype.scalar_type_name(self._data.dtype)} but the operation's "
+                           f"result requires dtype {_dtype.scalar_type_name(wide)}")
+    return _float_power_(self, exponent)
+
+
+METHODS["float_power_"] = float_power_
 
 
 def masked_scatter_(self, mask, source):
