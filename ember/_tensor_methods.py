@@ -372,6 +372,9 @@ def scatter_(self, dim, index, src=None, value=None, reduce=None):
 
 
 def index_put_(self, indices, values, accumulate=False):
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put_(): argument 'indices' (position 1) must be tuple of "
+                        f"Tensors, not {type(indices).__name__}")
     return apply_inplace(self, "index_put_", lambda: ops.index_put(self, indices, values,
                                                                    accumulate))
 

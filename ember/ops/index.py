@@ -120,7 +120,7 @@ def _convert_key(key):
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                              "byte Variables are valid indices (got float)")
         elif isinstance(item, str):
-            raise TypeError(f"index: a str ({item!r}) is not a valid index")
+            raise TypeError("new(): invalid data type 'str'")  # PyTorch's tensor of the key
         elif not (item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice))):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(item).__name__})")
@@ -173,7 +173,11 @@ def _ints_selected_first(key, shape):
     arrays = []
     for dim, size in enumerate(shape):
         along = np.arange(size).reshape([-1 if axis == dim else 1 for axis in range(ndim)])
-        arrays.append(np.ascontiguousarray(np.broadcast_to(along, shape)[basic][rest]))
+        selected = np.broadcast_to(along, shape)[basic]
+        try:
+            arrays.append(np.ascontiguousarray(selected[rest]))
+        except IndexError as error:
+            raise _index_error(error, rest, selected.ndim) from None
     return tuple(arrays)
 
 
@@ -483,7 +487,7 @@ class AdvancedIndex(Op):
         try:
             return _indexed_layout(x[key], x, key)
         except IndexError as error:
-            raise _index_error(error) from None
+            raise _index_error(error, key, x.ndim) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -657,9 +661,40 @@ class Gather(Op):
 
 
 # ---- functional API ------------------------------------------------------------------------------
-def _index_error(error):
-    """NumPy's indexing errors in PyTorch's words."""
+def _advanced_ordinal(key, axis, ndim):
+    """Which of the index tensors in ``key`` (a converted tuple) indexes dim ``axis``: PyTorch's
+    kernel moves them to the front and names an index out of range by that position (a mask
+    counts as one per dim it covers); None when ``axis`` is not indexed by a tensor."""
+    fixed = sum(item.ndim if type(item) is np.ndarray and item.dtype == np.bool_ else
+                         0 if item is None or item is Ellipsis else 1 for item in key)
+    dim = 0
+    ordinal = 0
+    for item in key:
+        if item is Ellipsis:
+            dim += ndim - fixed
+        elif item is None:
+            continue
+        elif type(item) is np.ndarray:
+            covered = item.ndim if item.dtype == np.bool_ else 1
+            if dim <= axis < dim + covered:
+                return ordinal + axis - dim
+            ordinal += covered
+            dim += covered
+        else:
+            dim += 1
+    return None
+
+
+def _index_error(error, key=None, ndim=None):
+    """NumPy's indexing errors in PyTorch's words (an advanced ``key`` of ``ndim`` dims names
+    an index out of range by its position among the index tensors, as PyTorch does)."""
     text = str(error)
+    match = re.match(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)$", text)
+    if match and type(key) is tuple:
+        ordinal = _advanced_ordinal(key, int(match.group(2)), ndim)
+        if ordinal is not None:
+            return IndexError(f"index {match.group(1)} is out of bounds for dimension {ordinal} "
+                              f"with size {match.group(3)}")
     match = re.match(r"too many indices for array: array is (\d+)-dimensional", text)
     if match:
         return IndexError(f"too many indices for tensor of dimension {match.group(1)}")
@@ -748,7 +783,7 @@ def getitem(input, key):
                 return Tensor._wrap(_indexed_layout(np.asarray(array[key]), array, key))
             return view_result(input, _basic_view(input._data, key))
         except IndexError as error:
-            raise _index_error(error) from None
+            raise _index_error(error, key if advanced else None, input._data.ndim) from None
     if advanced:
         return AdvancedIndex.apply(input, key)
     try:
@@ -798,7 +833,7 @@ def setitem(input, key, value):
         return input._inplace("setitem", lambda: IndexPut.apply(input, value_tensor, key), fast,
                               value_tensor)
     except IndexError as error:
-        raise _index_error(error) from None
+        raise _index_error(error, key if advanced else None, input._data.ndim) from None
     except ValueError as error:  # NumPy checks shapes before writing: nothing was changed
         raise _assignment_error(error, raw) from None
 
@@ -1776,9 +1811,17 @@ def index_put(input, indices, values, accumulate=False):
     """``input`` with ``values`` written (or, with ``accumulate``, added) at ``indices``, a tuple
     of index tensors as in ``input[indices]``."""
     if not isinstance(indices, (tuple, list)):
-        raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not "
-                        f"{type(indices).__name__}")
+        raise TypeError(f"index_put(): argument 'indices' (position 1) must be tuple of Tensors, "
+                        f"not {type(indices).__name__}")
     _check_tensor_elements(indices, "'indices'", "index_put")
+    covered = sum(index._data.ndim if isinstance(index, Tensor) and
+                           index._data.dtype in (np.bool_, np.uint8) else 1 for index in indices)
+    if covered > input._data.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {input._data.ndim} (got "
+                         f"{len(indices)})")
+    if len(indices) == 1 and isinstance(indices[0], Tensor) and \
+            indices[0]._data.dtype == np.bool_:
+        _check_mask(input, indices[0])
     if not isinstance(values, Tensor):
         raise TypeError(f"index_put(): argument 'values' must be Tensor, not "
                         f"{type(values).__name__}")

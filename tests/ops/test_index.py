@@ -1002,3 +1002,48 @@ def test_index_misuse_raises_like_torch(torch, name):
         with pytest.raises(theirs.type) as ours:
             mistake(ember)
     assert str(ours.value) == str(theirs.value).replace("torch.", "ember.")
+
+
+def _cube(fw):
+    return fw.arange(24.).reshape(2, 3, 4)
+
+
+# Advanced indexing past a dim: PyTorch names the index tensor's position among the index
+# tensors, not the dim it indexes; index_put's own checks
+ADVANCED_MISUSES = {
+    "one index tensor on dim 1": lambda fw: _cube(fw)[:, fw.tensor([3])],
+    "one index tensor on dim 2": lambda fw: _cube(fw)[:, :, fw.tensor([4])],
+    "after an integer": lambda fw: _cube(fw)[0, fw.tensor([3])],
+    "the second index tensor": lambda fw: _cube(fw)[fw.tensor([0]), fw.tensor([3])],
+    "index tensors apart": lambda fw: _cube(fw)[fw.tensor([0]), :, fw.tensor([4])],
+    "after an ellipsis": lambda fw: _cube(fw)[..., fw.tensor([4])],
+    "after a mask": lambda fw: _cube(fw)[fw.tensor([True, False]), fw.tensor([3])],
+    "a list on dim 1": lambda fw: _cube(fw)[:, [0, 3]],
+    "a list apart from an integer": lambda fw: _cube(fw)[1, :, [4]],
+    "after None": lambda fw: _cube(fw)[None, :, fw.tensor([3])],
+    "negative": lambda fw: _cube(fw)[:, fw.tensor([-4])],
+    "setitem on dim 1": lambda fw: fw.zeros(2, 3).__setitem__((slice(None), fw.tensor([3])), 1.0),
+    "index_put on dim 1": lambda fw: fw.zeros(2, 3).index_put_(
+        (fw.tensor([0]), fw.tensor([3])), fw.tensor(1.0)),
+    "index_put too many": lambda fw: fw.zeros(2, 3).index_put_(
+        (fw.tensor([0]), fw.tensor([0]), fw.tensor([0])), fw.tensor(1.0)),
+    "index_put_ not a tuple": lambda fw: fw.zeros(2, 3).index_put_(fw.tensor([1]),
+                                                                   fw.tensor(1.0)),
+    "index_put not a tuple": lambda fw: fw.zeros(2, 3).index_put(fw.tensor([1]), fw.tensor(1.0)),
+    "index_put mask shape": lambda fw: fw.zeros(2, 3).index_put_(
+        [fw.tensor([True, False, True])], fw.tensor(1.0)),
+    "a string": lambda fw: fw.zeros(2, 3)["a"],
+    "a string after an integer": lambda fw: fw.zeros(2, 3)[1, "a"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVANCED_MISUSES))
+def test_advanced_index_misuse_like_torch(torch, name):
+    mistake = ADVANCED_MISUSES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as theirs:
+            mistake(torch)
+        with pytest.raises(theirs.type) as ours:
+            mistake(ember)
+    assert str(ours.value) == str(theirs.value)
