@@ -1925,7 +1925,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     if size == 0:
         raise IndexError(f"kthvalue(): Expected reduction dim {axis} to have non-zero size.")
     if not 1 <= k <= size:
-        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension "
+                           f"{0 if axis is None else axis}")
     if data.ndim == 0:
         return _scalar_selection(input, "kthvalue")
     kept = _ranked_index(data, axis, k - 1)
@@ -2142,9 +2143,16 @@ def _unique_axis(data, dim, operation):
     return axis
 
 
+def _refuse_complex_unique(data, kernel):
+    if data.dtype.kind == "c":
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{scalar_type_name(data.dtype)}'")
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct values (always sorted), optionally the inverse map and the counts."""
     data = input._data
+    _refuse_complex_unique(data, "unique" if dim is None else "unique_dim")
     if dim is not None:
         dim = _unique_axis(data, dim, "unique")
     # PyTorch keeps every NaN apart (NumPy merges them by default)
@@ -2289,6 +2297,7 @@ def histc(input, bins=100, min=0, max=0):
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
     """Collapse runs of equal consecutive values (of the flattened input when dim is None), or
     of equal consecutive slices along ``dim``."""
+    _refuse_complex_unique(input._data, "unique")
     if dim is None:
         slices = input._data.reshape(-1, 1)
         inverse_shape = input._data.shape

@@ -1144,3 +1144,27 @@ def test_reduction_misuse_like_torch(torch, name):
     for mine, theirs in zip(result, expected):
         assert str(mine.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+# Sorting and selection mistakes whose error ember worded differently from PyTorch 2.13
+SELECTION_MISUSES = {
+    "unique of complex": lambda fw: fw.unique(fw.ones(3, dtype=fw.complex64)),
+    "unique of complex unsorted": lambda fw: fw.unique(fw.ones(3, dtype=fw.complex128),
+                                                       sorted=False),
+    "unique of complex along a dim": lambda fw: fw.unique(fw.ones(3, dtype=fw.complex64),
+                                                          dim=0),
+    "unique_consecutive of complex": lambda fw: fw.unique_consecutive(
+        fw.ones(3, dtype=fw.complex64)),
+    "kthvalue of a 0-d tensor": lambda fw: fw.tensor(3.0).kthvalue(2),
+    "kthvalue 0 of a 0-d tensor": lambda fw: fw.tensor(3.0).kthvalue(0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SELECTION_MISUSES))
+def test_selection_misuse_like_torch(torch, name):
+    mistake = SELECTION_MISUSES[name]
+    with pytest.raises(Exception) as theirs:
+        mistake(torch)
+    with pytest.raises(theirs.type) as ours:
+        mistake(ember)
+    assert str(ours.value) == str(theirs.value)
