@@ -20,6 +20,7 @@ from .autograd.function import NOT_IMPLEMENTED, _BackwardOutput
 from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, refuse_overlap, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
+from .ops._broadcast import expanded_shape, mismatch_error
 from .ops.elementwise.arithmetic import (_fusable, _scaled, fused_add_scaled, scalar_first,
                                          scalar_first_addc, scalar_first_overload,
                                          scalar_first_product)
@@ -382,7 +383,6 @@ def index_put_(self, indices, values, accumulate=False):
 def _check_inplace_broadcast(shape, other):
     """An in-place op's operand ``other`` must broadcast to ``shape``, as in PyTorch's
     TensorIterator: its mismatch message, or the output's when broadcasting would grow it."""
-    from .ops._broadcast import mismatch_error
     error = mismatch_error(shape, other)
     if error is not None:
         raise error
@@ -1362,7 +1362,6 @@ def masked_scatter_(self, mask, source):
     broadcasting the two."""
     if (isinstance(mask, Tensor) and mask._data.dtype == np.bool_ and isinstance(source, Tensor)
             and source._data.dtype == self._data.dtype and mask._data.shape != self._data.shape):
-        from .ops._broadcast import expanded_shape
         if mask._data.ndim > self._data.ndim:  # an internal tensor: its C++ type name
             raise RuntimeError(f"expand(CPUBoolType{{{list(mask._data.shape)}}}, "
                                f"size={list(self._data.shape)}): the number of sizes provided "
