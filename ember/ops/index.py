@@ -1577,13 +1577,11 @@ def bincount(input, weights=None, minlength=0):
     if data.ndim != 1 or data.size and data.min() < 0:
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if minlength < 0:
-        raise RuntimeError(f"bincount(): minlength should be >= 0, got {minlength}")
+        raise RuntimeError("minlength should be >= 0")
     if weights is None:
         return Tensor._result(np.bincount(data, minlength=minlength).astype(np.int64))
     if weights._data.ndim != 1 or weights._data.shape[0] != data.shape[0]:
-        raise RuntimeError(f"bincount(): weights should be 1-d and have the same length as input "
-                           f"(got weights of shape {list(weights._data.shape)} for an input of "
-                           f"length {data.shape[0]})")
+        raise RuntimeError("weights should be 1-d and have the same length as input")
     counts = np.bincount(data, weights=weights._data, minlength=minlength)
     dtype = weights._data.dtype if weights._data.dtype.kind == "f" else np.float64
     return recorded_without_derivative(Tensor._result(counts.astype(dtype)), "aten::bincount",
@@ -1666,12 +1664,26 @@ def _triangle_indices(row, col, offset, upper):
     return out
 
 
+def _triangle_checked(row, col, offset, dtype, upper):
+    """tril_indices/triu_indices as PyTorch: non-negative sizes, then int32 or int64 only."""
+    operation = "triu_indices" if upper else "tril_indices"
+    for name, size in (("row", row), ("col", col)):
+        if size < 0:
+            raise RuntimeError(f"{name} must be non-negative, got{size}")
+    target = np.dtype(np.int64) if dtype is None else dtype.numpy
+    if target not in (np.int32, np.int64):
+        raise NotImplementedError(f'"{operation}" not implemented for '
+                                  f"'{scalar_type_name(target)}'")
+    indices = _triangle_indices(row, col, offset, upper)
+    return Tensor._result(indices if target == np.int64 else indices.astype(target))
+
+
 def tril_indices(row, col, offset=0, *, dtype=None):
-    return Tensor._result(_triangle_indices(row, col, offset, False))
+    return _triangle_checked(row, col, offset, dtype, False)
 
 
 def triu_indices(row, col, offset=0, *, dtype=None):
-    return Tensor._result(_triangle_indices(row, col, offset, True))
+    return _triangle_checked(row, col, offset, dtype, True)
 
 
 class IndexCopy(Op):

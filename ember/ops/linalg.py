@@ -8,7 +8,7 @@ from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_float
                       real_dtype, result_type, scalar_type_name)
 from .._layout import contiguous_format, strided
 from ..autograd.function import Op, forward_ad_unsupported, torch_named, without_double_backward
-from ..tensor import Tensor, warn_once
+from ..tensor import Tensor, _normalize_dim, warn_once
 from ._broadcast import mismatch_error, unbroadcast
 from ._return_types import _EigResult, _EighResult, _SignLogAbsDet
 from .elementwise.arithmetic import scalar_first_product
@@ -630,7 +630,7 @@ def tensordot(a, b, dims=2):
         if dims > min(a._data.ndim, b._data.ndim):
             raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got "
                                f"dims={dims}")
-        dims_a = list(range(a._data.ndim - dims, a._data.ndim))
+        dims_a = list(range(-dims, 0))  # PyTorch counts them from the end
         dims_b = list(range(dims))
     else:
         dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
@@ -638,16 +638,17 @@ def tensordot(a, b, dims=2):
         raise RuntimeError("both dimension lists should have same length")
     if a._data.dtype != b._data.dtype:
         raise RuntimeError("both inputs should have same dtype")
+    given_a, given_b = list(dims_a), list(dims_b)  # PyTorch's message shows them as given
     dims_a = [dim % a._data.ndim for dim in dims_a]
     dims_b = [dim % b._data.ndim for dim in dims_b]
     letters = iter(_LETTERS)
     subscript_a = [next(letters) for _ in range(a._data.ndim)]
     subscript_b = [next(letters) for _ in range(b._data.ndim)]
-    for dim_a, dim_b in zip(dims_a, dims_b):
+    for dim_a, dim_b, shown_a, shown_b in zip(dims_a, dims_b, given_a, given_b):
         if a._data.shape[dim_a] != b._data.shape[dim_b]:
             raise RuntimeError(f"contracted dimensions need to match, but first has size "
-                               f"{a._data.shape[dim_a]} in dim {dim_a} and second has size "
-                               f"{b._data.shape[dim_b]} in dim {dim_b}")
+                               f"{a._data.shape[dim_a]} in dim {shown_a} and second has size "
+                               f"{b._data.shape[dim_b]} in dim {shown_b}")
         subscript_b[dim_b] = subscript_a[dim_a]
     output = [letter for position, letter in enumerate(subscript_a) if position not in dims_a]
     output += [letter for position, letter in enumerate(subscript_b) if position not in dims_b]
@@ -742,9 +743,15 @@ def cross(input, other, dim=None):
     _require_tensors("cross", ("input", input), ("other", other))
     if input._data.ndim != other._data.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    if dim is not None:
+        # PyTorch's order: the dim's range and both lengths (the dim as given), then the dtypes
+        axis = _normalize_dim(dim, input._data.ndim)
+        if input._data.shape[axis] != 3 or other._data.shape[axis] != 3:
+            raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                               f"{input._data.shape[axis]} and {other._data.shape[axis]}")
     if input._data.dtype != other._data.dtype:
-        raise RuntimeError(f"linalg.cross: expected inputs of one dtype, got {input.dtype} and "
-                           f"{other.dtype}")
+        raise RuntimeError(f"expected scalar type {scalar_type_name(input._data.dtype)} but "
+                           f"found {scalar_type_name(other._data.dtype)}")
     input, other = broadcast_tensors(input, other)
     if dim is None:
         sizes = input._data.shape
@@ -816,7 +823,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if compute_mode not in _CDIST_MODES:
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     if p < 0:
-        raise RuntimeError(f"cdist only supports non-negative p values, got p={p}")
+        raise RuntimeError("cdist only supports non-negative p values")
     if "bfloat16" in (x1._data.dtype.name, x2._data.dtype.name):
         raise NotImplementedError("\"cdist\" not implemented for 'BFloat16'")
     if x1._data.dtype == np.float16 or x2._data.dtype == np.float16:
@@ -1389,9 +1396,9 @@ def _check_phase_invariant(projected, operation):
 
 def eigh(input, UPLO="L"):
     _check_square(input, "linalg.eigh")
-    if UPLO not in ("L", "U"):
+    if not isinstance(UPLO, str) or UPLO.upper() not in ("L", "U"):  # either case, as PyTorch
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
-    values, vectors = Eigh.apply(input, UPLO == "L")
+    values, vectors = Eigh.apply(input, UPLO.upper() == "L")
     return _EighResult((values, vectors))
 
 

@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 
 from .. import _jit, _threads
-from .._dtype import accumulation_dtype, get_default_dtype, is_floating, scalar_type_name
+from .._dtype import (accumulation_dtype, get_default_dtype, is_floating, repr_prefix,
+                      scalar_type_name)
 from .._layout import arrange, preserve_format, row_major_layout
 from ..autograd import function as function_module
 from ..autograd.function import Op, torch_named
@@ -2276,11 +2277,13 @@ def histc(input, bins=100, min=0, max=0):
     """Counts in ``bins`` equal-width bins over [min, max] (the data's range when both are 0)."""
     data = input._data
     if not is_floating(data.dtype):
-        raise NotImplementedError(f'"histogram_cpu" not implemented for {input.dtype}')
+        raise NotImplementedError(f'"histogram_cpu" not implemented for '
+                                  f"'{scalar_type_name(data.dtype)}'")
     if not _is_int(bins):
         raise TypeError(f"histc(): argument 'bins' must be int, not {type(bins).__name__}")
     if bins <= 0:
-        raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins}")
+        raise RuntimeError(f"{repr_prefix()}.histogram(): bins must be > 0, but got {bins} for "
+                           f"dimension 0")
     low, high = float(min), float(max)
     if low == high and data.size:
         low, high = float(data.min()), float(data.max())

@@ -434,6 +434,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     require_tensor(input, "flatten")
     ndim = input._data.ndim
     if ndim == 0:
+        _normalize_dim(start_dim, 0)  # a 0-d tensor's dims are 0 and -1
+        _normalize_dim(end_dim, 0)
         return reshape(input, (1,))
     start = _normalize_dim(start_dim, ndim)
     end = _normalize_dim(end_dim, ndim)
@@ -463,6 +465,11 @@ def unflatten(input, dim, sizes):
         raise RuntimeError("unflatten: sizes must be non-empty")
     axis = _normalize_dim(dim, input._data.ndim)
     shape = input._data.shape
+    if sizes.count(-1) == 1:
+        known = math.prod(size for size in sizes if size != -1)
+        if known == 0 or shape[axis] % known:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                               f"size of dim {dim} ({shape[axis]}) in the input tensor")
     inferred = _infer_shape(sizes, shape[axis]) if -1 in sizes else sizes
     product = 1
     for size in inferred:
@@ -1081,9 +1088,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
                         f"{type(repeats).__name__} of {counts.dtype}")
     if counts.ndim == 1 and counts.size != size and counts.size != 1:
         raise RuntimeError(f"repeats must have the same size as input along dim, but got "
-                           f"repeats.size(0) = {counts.size} and input.size(0) = {size}")
+                           f"repeats.size(0) = {counts.size} and input.size({axis}) = {size}")
     if (counts < 0).any():
-        raise RuntimeError("repeats can not be negative")
+        raise RuntimeError("repeats can not be negative" if counts.ndim else
+                           "Repeats must be non-negative")
     positions = np.repeat(np.arange(size), counts.reshape(-1) if counts.ndim else counts)
     if output_size is not None and output_size != positions.size:
         if counts.ndim:
@@ -1102,8 +1110,11 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     if input._data.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
     if n < 0:
-        raise RuntimeError(f"diff(): order must be non-negative but got {n}")
+        raise RuntimeError(f"order must be non-negative but got {n}")
     axis = _normalize_dim(dim, input._data.ndim)
+    for value in (prepend, append):
+        if isinstance(value, Tensor) and value._data.ndim != input._data.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
     pieces = [value for value in (prepend, input, append) if value is not None]
     if len(pieces) > 1:
         input = cat(pieces, axis)
@@ -1585,6 +1596,9 @@ def block_diag(*tensors):
 
 def cartesian_prod(*tensors):
     """Every combination of the 1-D tensors' elements, one per row."""
+    for tensor in tensors:
+        if isinstance(tensor, Tensor) and tensor._data.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(tensor._data.shape)}")
     if len(tensors) == 1:
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")

@@ -908,3 +908,66 @@ def test_matrix_transposes_of_a_0d_tensor_are_itself_like_torch(torch, attribute
     ours = getattr(ember.tensor(2.5), attribute)
     assert tuple(ours.shape) == tuple(theirs.shape) == ()
     assert ours.item() == theirs.item()
+
+
+# more of them, from shape, index, reduce and linalg ops that sit beside them
+MORE_MISUSES = {
+    "flatten 0-d past its dims": lambda fw: fw.tensor(1.).flatten(0, 1),
+    "repeat_interleave a negative count": lambda fw: fw.repeat_interleave(_grid(fw), -1),
+    "repeat_interleave counts of another dim": lambda fw: fw.repeat_interleave(
+        _grid(fw), fw.tensor([1, 2]), dim=1),
+    "cartesian_prod of a matrix": lambda fw: fw.cartesian_prod(fw.ones(2), fw.ones(2, 2)),
+    "diff of a negative order": lambda fw: fw.diff(fw.ones(3), n=-1),
+    "diff appending another rank": lambda fw: fw.diff(fw.ones(3), append=fw.ones(2, 2)),
+    "diff prepending a 0-d tensor": lambda fw: fw.diff(fw.ones(3), prepend=fw.tensor(1.)),
+    "unflatten sizes that do not fit": lambda fw: _grid(fw).unflatten(1, (2, -1)),
+    "tril_indices negative columns": lambda fw: fw.tril_indices(3, -1),
+    "triu_indices negative rows": lambda fw: fw.triu_indices(-1, 3),
+    "tril_indices of floats": lambda fw: fw.tril_indices(3, 3, dtype=fw.float64),
+    "triu_indices of int16": lambda fw: fw.triu_indices(3, 3, dtype=fw.int16),
+    "bincount negative minlength": lambda fw: fw.bincount(fw.tensor([1, 2]), minlength=-1),
+    "bincount weights of another length": lambda fw: fw.bincount(fw.tensor([1, 2]),
+                                                                 weights=fw.ones(3)),
+    "histc of int32": lambda fw: fw.histc(fw.ones(3, dtype=fw.int32)),
+    "histc without bins": lambda fw: fw.histc(fw.ones(3), bins=0),
+    "lerp end of another dtype": lambda fw: fw.lerp(fw.ones(3), fw.ones(3, dtype=fw.float64),
+                                                    0.5),
+    "lerp weight of another dtype": lambda fw: fw.lerp(fw.ones(3), fw.ones(3),
+                                                       fw.ones(3, dtype=fw.float64)),
+    "linalg.cross lengths": lambda fw: fw.linalg.cross(fw.ones(3), fw.ones(4)),
+    "linalg.cross lengths along dim 0": lambda fw: fw.linalg.cross(fw.ones(2, 3), fw.ones(2, 4),
+                                                                   dim=0),
+    "linalg.cross dim out of range": lambda fw: fw.linalg.cross(fw.ones(3), fw.ones(3), dim=1),
+    "linalg.cross dtypes": lambda fw: fw.linalg.cross(fw.ones(3), fw.ones(3, dtype=fw.float64)),
+    "tensordot by a count": lambda fw: fw.tensordot(fw.ones(2, 3), fw.ones(2, 3), dims=1),
+    "tensordot by negative dims": lambda fw: fw.tensordot(fw.ones(2, 3), fw.ones(2, 3),
+                                                          dims=([-1], [0])),
+    "cdist negative p": lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 3), p=-1),
+    "eigh bad UPLO": lambda fw: fw.linalg.eigh(fw.eye(2), UPLO="x"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_MISUSES))
+def test_more_misuses_raise_like_torch(torch, name):
+    mistake = MORE_MISUSES[name]
+    with pytest.raises(Exception) as theirs:
+        mistake(torch)
+    with pytest.raises(theirs.type) as ours:
+        mistake(ember)
+    assert str(ours.value) == str(theirs.value).replace("torch.", "ember.")
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_triangle_indices_take_their_dtype_like_torch(torch, dtype):
+    theirs = torch.tril_indices(4, 3, -1, dtype=getattr(torch, dtype))
+    ours = ember.tril_indices(4, 3, -1, dtype=getattr(ember, dtype))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch", "ember")
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("UPLO", ["u", "l"])
+def test_eigh_takes_a_lowercase_uplo_like_torch(torch, UPLO):
+    matrix = np.array([[2.0, 1.0], [5.0, 3.0]])
+    theirs = torch.linalg.eigvalsh(torch.tensor(matrix), UPLO=UPLO)
+    ours = ember.linalg.eigvalsh(ember.tensor(matrix), UPLO=UPLO)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)

@@ -9,8 +9,8 @@ import numpy as np
 
 from ... import _halfcast, _jit, _threads
 from ..._dtype import (
-    from_numpy_dtype, get_default_dtype, is_floating, overflow_error, scalar_overflows,
-    scalar_type_name, _repr_prefix)
+    cpp_type_name, from_numpy_dtype, get_default_dtype, is_floating, overflow_error,
+    scalar_overflows, scalar_type_name, _repr_prefix)
 from ..._layout import LayoutStorage, unary_layout
 from ...autograd.function import NOT_IMPLEMENTED, Op, torch_named
 from ...tensor import Tensor
@@ -1086,11 +1086,11 @@ def lerp(input, end, weight):
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{scalar_type_name(input._data.dtype)}'")
     if end._data.dtype != input._data.dtype:
-        raise RuntimeError(f"lerp(): expected dtype {input.dtype} for `end` but got dtype "
-                           f"{end.dtype}")
+        raise RuntimeError(f"expected dtype {cpp_type_name(input._data.dtype)} for `end` but "
+                           f"got dtype {cpp_type_name(end._data.dtype)}")
     if isinstance(weight, Tensor) and weight._data.dtype != input._data.dtype:
-        raise RuntimeError(f"lerp(): expected dtype {input.dtype} for `weight` but got dtype "
-                           f"{weight.dtype}")
+        raise RuntimeError(f"expected dtype {cpp_type_name(input._data.dtype)} for `weight` "
+                           f"but got dtype {cpp_type_name(weight._data.dtype)}")
     if not isinstance(weight, Tensor):
         weight = _to_operand(weight, "lerp")
     try:
