@@ -1104,7 +1104,8 @@ def solve_columns(A, B, vector):
         rows, columns = (B._data.shape[-1], 1) if vector else B._data.shape[-2:]
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = "
                            f"B ({A._data.shape[-2]}x{A._data.shape[-1]} and {rows}x{columns})")
-    mismatch = mismatch_error(A._data.shape[:-2], B._data.shape[:-1 if vector else -2])
+    # PyTorch broadcasts B's batch dims against A's, B's named first
+    mismatch = mismatch_error(B._data.shape[:-1 if vector else -2], A._data.shape[:-2])
     if mismatch is not None:
         raise mismatch
     return Solve.apply(A, B, vector)

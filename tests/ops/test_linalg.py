@@ -1129,3 +1129,15 @@ def test_norm_misuse_like_torch(torch, case):
         assert str(ours.value) == str(error)
         return
     np.testing.assert_allclose(mistake(ember).numpy(), expected.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("a_batch, b_shape", [((3,), (4, 2, 1)), ((5, 3), (4, 2, 2)),
+                                              ((3,), (4, 2))])
+def test_solve_batch_mismatch_names_b_first_like_torch(torch, a_batch, b_shape):
+    def solve(fw):
+        return fw.linalg.solve(fw.eye(2).expand(*a_batch, 2, 2), fw.ones(*b_shape))
+    with pytest.raises(RuntimeError) as theirs:
+        solve(torch)
+    with pytest.raises(RuntimeError) as ours:
+        solve(ember)
+    assert str(ours.value) == str(theirs.value)
