@@ -1,4 +1,5 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
+import functools
 import math
 
 import numpy as np
@@ -308,6 +309,7 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LETTERS_UPPER_FIRST = _LETTERS[26:] + _LETTERS[:26]
 
 
+@functools.lru_cache(maxsize=256)  # an equation is checked once, not at every call
 def _check_subscripts(equation, count):
     """PyTorch's scan of the operands' subscripts, character by character: letters, spaces, one
     ``...`` per operand, and commas for as many operands as were given."""
@@ -340,6 +342,7 @@ def _check_subscripts(equation, count):
         raise RuntimeError("einsum(): more operands were provided than specified in the equation")
 
 
+@functools.lru_cache(maxsize=256)
 def _check_output(output_text, offset, expanded):
     """PyTorch's scan of the output subscripts (``offset``: where they start in the equation)."""
     ellipsis = False
@@ -408,7 +411,7 @@ def _expand_equation(equation, shapes):
                                f"given")
         expanded.append(subscript)
     if arrow:
-        _check_output(raw_output, offset, expanded)
+        _check_output(raw_output, offset, tuple(expanded))
         output = output.replace("...", ellipsis_letters)
     else:
         counts = {}
