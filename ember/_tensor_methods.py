@@ -188,7 +188,9 @@ def _fast_binary(ufunc, operand, target):
 
 
 def add_(self, other, alpha=1):
-    if type(alpha) is not Tensor and (alpha != 1 or type(alpha) is bool):
+    kind = type(alpha)
+    if kind is not int and kind is not Tensor and (kind is not float
+                                                   or self._data.dtype.kind in "biu"):
         _scaled(self, other, alpha, "add", check_only=True)  # PyTorch's checks of alpha
     try:
         if alpha != 1 and _fusable(self, other):
@@ -204,7 +206,9 @@ def add_(self, other, alpha=1):
 
 
 def sub_(self, other, alpha=1):
-    if type(alpha) is not Tensor and (alpha != 1 or type(alpha) is bool):
+    kind = type(alpha)
+    if kind is not int and kind is not Tensor and (kind is not float
+                                                   or self._data.dtype.kind in "biu"):
         _scaled(self, other, alpha, "sub", check_only=True)  # PyTorch's checks of alpha
     try:
         if alpha != 1 and _fusable(self, other):
