@@ -16,7 +16,7 @@ import numpy as np
 from . import _device, _dtype, _random
 from ._device import check_cpu
 from ._dtype import (from_numpy_dtype, get_default_dtype, is_floating, overflow_error,
-                     scalar_overflows, set_default_dtype, to_dtype)
+                     scalar_overflows, scalar_type_name, set_default_dtype, to_dtype)
 from ._layout import (arrange, check_memory_format, contiguous_format, layout as layout_type,
                       preserve_format, strided)
 from ._storage import UntypedStorage
@@ -196,6 +196,9 @@ def _finish(name, array, requires_grad, out):
 def _target(dtype, out, default):
     """The dtype to make: ``dtype``, else ``out``'s, else ``default``."""
     if dtype is not None:
+        if isinstance(out, Tensor) and out._data.dtype != dtype.numpy:
+            raise RuntimeError(f"dtype {scalar_type_name(dtype.numpy)} does not match dtype of "
+                               f"out parameter ({scalar_type_name(out._data.dtype)})")
         return dtype
     if isinstance(out, Tensor):
         return from_numpy_dtype(out._data.dtype)
@@ -594,6 +597,8 @@ def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_g
     end = _endpoint("linspace", "end", end)
     steps = _steps_argument("linspace", steps)
     target = _target(_dtype_argument("linspace", dtype), out, get_default_dtype())
+    if target.numpy == np.bool_:
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     array = linspace_array(start, end, steps, target.numpy)
     return _finish("linspace", array, requires_grad, out)
 
@@ -608,6 +613,8 @@ def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, device=None,
     end = _endpoint("logspace", "end", end)
     steps = _steps_argument("logspace", steps)
     target = _target(_dtype_argument("logspace", dtype), out, get_default_dtype())
+    if target.numpy == np.bool_:
+        raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
     exponents = np.linspace(start, end, steps, dtype=np.float64)
     return _finish("logspace", np.power(float(base), exponents).astype(target.numpy),
                    requires_grad, out)

@@ -45,6 +45,45 @@ NOT_DIFFERENTIABLE = frozenset((
 # the names PyTorch's refusal gives where a function runs through another
 _REFUSAL_NAMES = {"fix": "trunc", "msort": "sort"}
 
+# ops whose kernel refuses an out= it cannot cast to with a TypeError of its own
+_CAST_REFUSALS = {"cat": "cat", "concat": "cat", "concatenate": "cat", "stack": "cat"}
+
+
+def _structured(value, out, name):
+    return (f"Expected out tensor to have dtype {_dtype.cpp_type_name(value.dtype.numpy)}, but "
+            f"got {_dtype.cpp_type_name(out.dtype.numpy)} instead")
+
+
+def _same_scalar_type(value, out, name):
+    return f"{name}(): self and result must have the same scalar type"
+
+
+def _named(template):
+    def message(value, out, name):
+        return template.format(value=_dtype.scalar_type_name(value.dtype.numpy),
+                               out=_dtype.scalar_type_name(out.dtype.numpy))
+    return message
+
+
+# ops whose kernels take only an out= of the result's very dtype, each with its own words
+_EXACT_OUT = {
+    "gather": _structured, "mm": _structured, "bmm": _structured, "addmm": _structured,
+    "topk": _structured, "sort": _structured, "max": _structured, "min": _structured,
+    "index_select": _same_scalar_type, "masked_select": _same_scalar_type,
+    "take": _named("take(): self and out expected to have the same dtype, but got self.dtype = "
+                   "{value} and out.dtype = {out}"),
+    "where": _named("Expected out type to be {value} but got {out}"),
+    "amax": _named("Expected the dtype for input and out to match, but got {value} for input's "
+                   "dtype and {out} for out's dtype."),
+    "amin": _named("Expected the dtype for input and out to match, but got {value} for input's "
+                   "dtype and {out} for out's dtype."),
+    "dot": _named("result dtype {out} does not match input dtype {value}"),
+}
+
+# reductions that compute in out='s dtype when no dtype is given (the input cast to it first),
+# with the number of positional arguments before their dtype
+_OUT_DTYPE_REDUCTIONS = {"sum": 3, "prod": 3, "cumsum": 2, "cumprod": 2}
+
 
 def accepting_out(function, name):
     """``function`` taking PyTorch's keyword ``out=`` as well."""
@@ -54,6 +93,9 @@ def accepting_out(function, name):
     def with_out(*args, out=None, **kwargs):
         if out is None:
             return function(*args, **kwargs)
+        if (name in _OUT_DTYPE_REDUCTIONS and isinstance(out, Tensor)
+                and kwargs.get("dtype") is None and len(args) <= _OUT_DTYPE_REDUCTIONS[name]):
+            kwargs["dtype"] = out.dtype
         if differentiable and is_grad_enabled() and _any_requires_grad(args, kwargs):
             raise RuntimeError(f"{_REFUSAL_NAMES.get(name, name)}(): functions with out=... "
                                f"arguments don't support automatic differentiation, but one of "
@@ -63,12 +105,16 @@ def accepting_out(function, name):
             if not isinstance(out, (tuple, list)) or len(out) != len(result):
                 raise TypeError(f"{name}(): argument 'out' must be a tuple of {len(result)} "
                                 f"Tensors")
+            if name in _EXACT_OUT:  # every output checked before any is written
+                for target, value in zip(out, result):
+                    if isinstance(target, Tensor) and target.dtype is not value.dtype:
+                        raise RuntimeError(_EXACT_OUT[name](value, target, name))
             for target, value in zip(out, result):
-                _write(target, value)
+                _write(target, value, name)
             return type(result)(out)  # a named result tuple keeps its type
         if not isinstance(out, Tensor):
             raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-        _write(out, result)
+        _write(out, result, name)
         return out
 
     return with_out
@@ -84,12 +130,18 @@ def _any_requires_grad(args, kwargs):
     return False
 
 
-def _write(out, value):
+def _write(out, value, name=None):
     """``value`` into ``out``: cast-checked, ``out`` resized to its shape, then copied."""
     if not isinstance(value, Tensor):
         raise TypeError(f"out=: the result is a {type(value).__name__}, not a Tensor")
     source, target = value.dtype, out.dtype
+    if source is not target and name in _EXACT_OUT:
+        raise RuntimeError(_EXACT_OUT[name](value, out, name))
     if not _can_cast(source, target):
+        if name in _CAST_REFUSALS:
+            raise TypeError(f"{_dtype.repr_prefix()}.{_CAST_REFUSALS[name]}(): input types can't "
+                            f"be cast to the desired output type "
+                            f"{_dtype.scalar_type_name(target.numpy)}")
         raise RuntimeError(f"result type {_dtype.scalar_type_name(source.numpy)} can't be cast "
                            f"to the desired output type "
                            f"{_dtype.scalar_type_name(target.numpy)}")

@@ -20,8 +20,8 @@ from .autograd.function import NOT_IMPLEMENTED, _BackwardOutput
 from .autograd.node import BatchedForward
 from .autograd.views import apply_inplace, check_inplace, refuse_overlap, write
 from .ops import array_api, decompositions, shape as _shape_ops, spectral
-from .ops._broadcast import mismatch_error
-from .ops.elementwise.arithmetic import (_fusable, fused_add_scaled, scalar_first,
+from .ops._broadcast import expanded_shape, mismatch_error
+from .ops.elementwise.arithmetic import (_fusable, _scaled, fused_add_scaled, scalar_first,
                                          scalar_first_addc, scalar_first_overload,
                                          scalar_first_product)
 from .tensor import _STATE as _TENSOR_STATE, Tensor, _to_array, legacy_new, warn_once
@@ -166,7 +166,8 @@ def _fast_binary(ufunc, operand, target):
     if (ufunc is np.true_divide and target_kind != "f") or target_kind == "b":
         return None
     if isinstance(array, np.ndarray):
-        if array.dtype.kind == "f" and target_kind != "f":
+        if (array.dtype.kind == "f" and target_kind != "f") or (
+                array.dtype.kind == "c" and target_kind != "c"):
             return None
         try:
             if array.shape != target._data.shape and np.broadcast_shapes(
@@ -187,6 +188,10 @@ def _fast_binary(ufunc, operand, target):
 
 
 def add_(self, other, alpha=1):
+    kind = type(alpha)
+    if kind is not int and kind is not Tensor and (kind is not float
+                                                   or self._data.dtype.kind in "biu"):
+        _scaled(self, other, alpha, "add", check_only=True)  # PyTorch's checks of alpha
     try:
         if alpha != 1 and _fusable(self, other):
             return apply_inplace(self, "add_", lambda: ops.add(self, other, alpha=alpha),
@@ -201,6 +206,10 @@ def add_(self, other, alpha=1):
 
 
 def sub_(self, other, alpha=1):
+    kind = type(alpha)
+    if kind is not int and kind is not Tensor and (kind is not float
+                                                   or self._data.dtype.kind in "biu"):
+        _scaled(self, other, alpha, "sub", check_only=True)  # PyTorch's checks of alpha
     try:
         if alpha != 1 and _fusable(self, other):
             return apply_inplace(self, "sub_", lambda: ops.sub(self, other, alpha=alpha),
@@ -368,13 +377,30 @@ def scatter_(self, dim, index, src=None, value=None, reduce=None):
 
 
 def index_put_(self, indices, values, accumulate=False):
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put_(): argument 'indices' (position 1) must be tuple of "
+                        f"Tensors, not {type(indices).__name__}")
     return apply_inplace(self, "index_put_", lambda: ops.index_put(self, indices, values,
                                                                    accumulate))
+
+
+def _check_inplace_broadcast(shape, other):
+    """An in-place op's operand ``other`` must broadcast to ``shape``, as in PyTorch's
+    TensorIterator: its mismatch message, or the output's when broadcasting would grow it."""
+    error = mismatch_error(shape, other)
+    if error is not None:
+        raise error
+    broadcast = list(np.broadcast_shapes(shape, other))
+    if broadcast != list(shape):
+        raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+                           f"{broadcast}")
 
 
 def masked_fill_(self, mask, value):
     if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
         return ops.masked_fill(self, mask, value)  # raises PyTorch's error before any write
+    if mask._data.shape != self._data.shape:
+        _check_inplace_broadcast(self._data.shape, mask._data.shape)
 
     def fast(array):
         fill = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=array.dtype)
@@ -413,24 +439,12 @@ def fill_(self, value):
                          lambda array: array.fill(fill))
 
 
-def _check_copy_shapes(destination, source):
-    """PyTorch's copy_ shape errors: shapes that do not broadcast name the first mismatching
-    dimension; a broadcast shape other than the destination's is refused with it."""
-    error = mismatch_error(destination, source)
-    if error is not None:
-        raise error
-    broadcast = np.broadcast_shapes(destination, source)
-    if broadcast != tuple(destination):
-        raise RuntimeError(f"output with shape {list(destination)} doesn't match the broadcast "
-                           f"shape {list(broadcast)}")
-
-
 def copy_(self, source):
     """Copy ``source`` (broadcast, cast) into this tensor; differentiable w.r.t. source."""
     if not isinstance(source, Tensor):
         source = Tensor._wrap(np.asarray(source))
     if source._data.shape != self._data.shape:
-        _check_copy_shapes(self._data.shape, source._data.shape)
+        _check_inplace_broadcast(self._data.shape, source._data.shape)
     return apply_inplace(self, "copy_", lambda: ops.copy_into(self, source),
                          lambda array: write(self, source._data, cast=True), source)
 
@@ -1075,15 +1089,31 @@ def _transposed(self):
     return ops.permute(self, tuple(reversed(range(ndim))))
 
 
+def _check_matrices(self, name):
+    if self._data.ndim == 1:
+        raise RuntimeError(f"tensor.{name} is only supported on matrices or batches of matrices. "
+                           f"Got 1-D tensor.")
+
+
 def _matrix_transposed(self):
+    _check_matrices(self, "mT")
+    if self._data.ndim == 0:
+        return ops.transpose(self, 0, 0)  # PyTorch's mT of a 0-d tensor: itself, as a view
     return ops.transpose(self, -2, -1)
 
 
 def _conjugate_transposed(self):
+    _check_matrices(self, "mH")
+    if self._data.ndim == 0:
+        return ops.conj(ops.transpose(self, 0, 0))
     return ops.conj(ops.transpose(self, -2, -1))
 
 
 def _conjugate_all_transposed(self):
+    if self._data.ndim not in (0, 2):
+        hint = ". For batches of matrices, consider using tensor.mH" if self._data.ndim > 2 else "."
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                           f"{self._data.ndim}-D tensor{hint}")
     return ops.conj(_transposed(self))
 
 
@@ -1323,6 +1353,41 @@ for _op in (ops.lerp, ops.scatter_add, ops.index_fill,
             ops.tril, ops.triu, ops.index_copy, ops.masked_scatter, ops.fill_diagonal,
             ops.mvlgamma, ops.index_reduce, ops.put, ops.renorm):
     METHODS[_op.__name__ + "_"] = _inplace_with_arguments(_op)
+_masked_scatter_ = METHODS["masked_scatter_"]
+_float_power_ = METHODS["float_power_"]
+
+
+def float_power_(self, exponent):
+    """In place, PyTorch refuses a base not already of float_power's double result type."""
+    complex_ = self._data.dtype.kind == "c" or (
+        exponent._data.dtype.kind == "c" if isinstance(exponent, Tensor)
+        else isinstance(exponent, complex))
+    wide = np.dtype(np.complex128 if complex_ else np.float64)
+    if self._data.dtype != wide:
+        raise RuntimeError(f"the base given to float_power_ has dtype "
+                           f"{_dtype.scalar_type_name(self._data.dtype)} but the operation's "
+                           f"result requires dtype {_dtype.scalar_type_name(wide)}")
+    return _float_power_(self, exponent)
+
+
+METHODS["float_power_"] = float_power_
+
+
+def masked_scatter_(self, mask, source):
+    """In place, PyTorch expands the mask to the input's shape (expand's errors) rather than
+    broadcasting the two."""
+    if (isinstance(mask, Tensor) and mask._data.dtype == np.bool_ and isinstance(source, Tensor)
+            and source._data.dtype == self._data.dtype and mask._data.shape != self._data.shape):
+        if mask._data.ndim > self._data.ndim:  # an internal tensor: its C++ type name
+            raise RuntimeError(f"expand(CPUBoolType{{{list(mask._data.shape)}}}, "
+                               f"size={list(self._data.shape)}): the number of sizes provided "
+                               f"({self._data.ndim}) must be greater or equal to the number of "
+                               f"dimensions in the tensor ({mask._data.ndim})")
+        expanded_shape(mask._data, tuple(self._data.shape))
+    return _masked_scatter_(self, mask, source)
+
+
+METHODS["masked_scatter_"] = masked_scatter_
 for _op in (ops.addmm, ops.baddbmm, ops.addmv, ops.addr, ops.addbmm):
     METHODS[_op.__name__ + "_"] = _product_inplace(_op)
 METHODS["addcmul_"] = _addc_inplace(ops.addcmul)

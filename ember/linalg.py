@@ -31,25 +31,22 @@ def norm(input, ord=None, dim=None, keepdim=False, *, dtype=None):
     """The 2-norm of all elements (``ord=None``), the Frobenius norm over two dims, or a vector
     norm over one dim."""
     require_tensor(input, "linalg_norm")
+    # PyTorch's dispatch: a matrix norm for a string ord, or a numeric one over two dims (given,
+    # or those of a 2-D input); else a vector norm
+    dims = None if dim is None else [dim] if isinstance(dim, int) else list(dim)
+    if dims is not None:
+        if len(dims) not in (1, 2):
+            raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. "
+                               f"Got {dims}")
+    elif ord is not None and input.ndim not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be "
+                           f"1D or 2D. Got {input.ndim}D.")
     if ord is None:
         return vector_norm(input, 2, dim, keepdim, dtype=dtype)
-    if ord == "fro":
-        if dim is None:
-            if input.ndim != 2:
-                raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input "
-                                   f"must be 1D or 2D. Got {input.ndim}D.")
-            dim = (-2, -1)
-        return vector_norm(input, 2, dim, keepdim, dtype=dtype)
-    if isinstance(dim, int) or (dim is None and input.ndim == 1):
-        return vector_norm(input, ord, dim, keepdim, dtype=dtype)
-    if isinstance(dim, (tuple, list)) and len(dim) == 1:
-        return vector_norm(input, ord, dim, keepdim, dtype=dtype)
-    if dim is None:
-        if input.ndim != 2:
-            raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input "
-                               f"must be 1D or 2D. Got {input.ndim}D.")
-        dim = (-2, -1)
-    return matrix_norm(input, ord, tuple(dim), keepdim, dtype=dtype)
+    if isinstance(ord, str) or (dims is None and input.ndim == 2) or (dims and len(dims) == 2):
+        return matrix_norm(input, ord, (0, 1) if dims is None else tuple(dims), keepdim,
+                           dtype=dtype)
+    return vector_norm(input, ord, dim, keepdim, dtype=dtype)
 
 
 def cross(input, other, *, dim=-1):

@@ -107,3 +107,70 @@ def test_out_takes_grad_requiring_inputs_of_functions_without_a_derivative(torch
     torch.manual_seed(0)
     ember.manual_seed(0)
     assert run(ember) == run(torch)
+
+
+def _out_mistakes(fw):
+    ones, double, long = fw.ones, fw.float64, fw.long
+    halves = fw.tensor([1.5, 1.5, 2.7])
+    return {
+        "zeros dtype against out": lambda: fw.zeros(3, out=ones(3), dtype=double),
+        "ones dtype against out": lambda: fw.ones(3, out=ones(3, dtype=long), dtype=fw.float32),
+        "arange dtype against out": lambda: fw.arange(3, out=ones(3), dtype=double),
+        "full dtype against out": lambda: fw.full((3,), 1.0, out=ones(3), dtype=double),
+        "eye dtype against out": lambda: fw.eye(3, out=ones(3, 3), dtype=double),
+        "linspace dtype against out": lambda: fw.linspace(0, 1, 3, out=ones(3), dtype=double),
+        "randn dtype against out": lambda: fw.randn(3, out=ones(3), dtype=double),
+        "gather into double": lambda: fw.gather(ones(2, 3), 0, fw.tensor([[1]]),
+                                                out=fw.zeros(1, 1, dtype=double)),
+        "gather into long": lambda: fw.gather(ones(3), 0, fw.tensor([0]), out=ones(1, dtype=long)),
+        "index_select into double": lambda: fw.index_select(ones(2, 3), 0, fw.tensor([1]),
+                                                            out=fw.zeros(1, 3, dtype=double)),
+        "masked_select into double": lambda: fw.masked_select(
+            ones(3), ones(3, dtype=fw.bool), out=ones(3, dtype=double)),
+        "mm into double": lambda: fw.mm(ones(2, 2), ones(2, 2), out=ones(2, 2, dtype=double)),
+        "bmm into double": lambda: fw.bmm(ones(1, 2, 2), ones(1, 2, 2),
+                                          out=ones(1, 2, 2, dtype=double)),
+        "addmm into double": lambda: fw.addmm(ones(2, 2), ones(2, 2), ones(2, 2),
+                                              out=ones(2, 2, dtype=double)),
+        "dot into double": lambda: fw.dot(ones(2), ones(2), out=fw.tensor(0.0, dtype=double)),
+        "where into double": lambda: fw.where(ones(3, dtype=fw.bool), ones(3), ones(3),
+                                              out=ones(3, dtype=double)),
+        "amax into double": lambda: fw.amax(ones(3), 0, out=fw.tensor(0, dtype=double)),
+        "max values into double": lambda: fw.max(ones(2, 3), 0, out=(ones(3, dtype=double),
+                                                                     ones(3, dtype=long))),
+        "max indices into int32": lambda: fw.max(ones(2, 3), 0, out=(ones(3),
+                                                                     ones(3, dtype=fw.int32))),
+        "sort indices into int32": lambda: fw.sort(ones(3), out=(ones(3),
+                                                                 ones(3, dtype=fw.int32))),
+        "topk values into double": lambda: fw.topk(ones(3), 1, out=(ones(1, dtype=double),
+                                                                    ones(1, dtype=long))),
+        "sum into long": lambda: fw.sum(halves, 0, out=fw.tensor(0)),
+        "cumsum into long": lambda: fw.cumsum(halves, 0, out=fw.zeros(3, dtype=long)),
+        "prod into long": lambda: fw.prod(halves, 0, out=fw.tensor(0)),
+        "cumprod into long": lambda: fw.cumprod(halves, 0, out=fw.zeros(3, dtype=long)),
+        "sum into double": lambda: fw.sum(halves, 0, out=fw.tensor(0, dtype=double)),
+        "mean into long": lambda: fw.mean(halves, 0, out=fw.tensor(0)),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_out_mistakes(ember)))
+def test_out_dtype_mistakes_like_torch(torch, name):
+    mistake_of_torch, mistake_of_ember = _out_mistakes(torch)[name], _out_mistakes(ember)[name]
+    try:
+        expected = mistake_of_torch()
+    except RuntimeError as error:
+        with pytest.raises(RuntimeError) as ours:
+            mistake_of_ember()
+        assert str(ours.value) == str(error)
+        return
+    result = mistake_of_ember()
+    assert str(result.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1]
+    np.testing.assert_allclose(result.numpy(), expected.numpy(), rtol=1e-6)
+
+
+def test_a_refused_out_tuple_is_left_unwritten(torch):
+    # PyTorch checks every output's dtype before writing any
+    values, indices = ember.full((3,), 7.0), ember.zeros(3, dtype=ember.int32)
+    with pytest.raises(RuntimeError):
+        ember.sort(ember.tensor([3.0, 1.0, 2.0]), out=(values, indices))
+    assert values.tolist() == [7.0, 7.0, 7.0]

@@ -566,8 +566,13 @@ def matrix_exp(A):
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """torch.linalg.matrix_norm: 'fro', 'nuc', 2/-2 (extreme singular values), 1/-1 (column
     sums) and inf/-inf (row sums), composed of differentiable ops; complex A too."""
+    if isinstance(ord, str) and ord not in ("fro", "nuc"):
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     _check_matrices(A, "linalg.matrix_norm", complex_ok=True)
     if dtype is not None:
+        if not (is_floating(dtype.numpy) or dtype.numpy.kind == "c"):
+            raise RuntimeError(f"linalg.matrix_norm: dtype should be floating point or complex, "
+                               f"but got {scalar_type_name(dtype.numpy)}")
         A = A.to(dtype)
     if len(dim) != 2:
         raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
@@ -605,7 +610,7 @@ def cond(A, p=None):
     # PyTorch's checks: the rank (the matrix norms' own check for 'fro' and 'nuc'), then the
     # singular values' or, for the other orders, squareness under "linalg.cond(ord=p)" and
     # the inverse's (the nuclear norm's: the SVD's) dtype checks
-    if data.ndim < 2 and p not in ("fro", "nuc"):
+    if data.ndim < 2 and not isinstance(p, str):
         raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
     if p in (None, 2, -2):
         values = svdvals(A)
@@ -619,6 +624,9 @@ def cond(A, p=None):
     if data.shape[-1] != data.shape[-2]:
         raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but "
                            f"they are {data.shape[-2]} by {data.shape[-1]} matrices")
+    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+        shown = int(p) if isinstance(p, float) and p.is_integer() else p
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {shown}")
     if p == "nuc":
         _check_matrices(A, "linalg.svd", complex_ok=True, kernel="linalg_svd_cpu")
     inverted = inverse(A)

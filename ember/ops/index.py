@@ -19,7 +19,7 @@ from ..autograd.function import NOT_IMPLEMENTED, Op, torch_named
 from ..autograd.node import BatchedForward
 from ..autograd.views import unrecorded_view, view_result
 from ..tensor import Tensor, warn_at_caller, warn_once
-from ._broadcast import expanded_shape, unbroadcast
+from ._broadcast import expanded_shape, mismatch_error, unbroadcast
 from . import _select
 from ._select import select
 from .elementwise._operands import (
@@ -173,7 +173,11 @@ def _ints_selected_first(key, shape):
     arrays = []
     for dim, size in enumerate(shape):
         along = np.arange(size).reshape([-1 if axis == dim else 1 for axis in range(ndim)])
-        arrays.append(np.ascontiguousarray(np.broadcast_to(along, shape)[basic][rest]))
+        selected = np.broadcast_to(along, shape)[basic]
+        try:
+            arrays.append(np.ascontiguousarray(selected[rest]))
+        except IndexError as error:
+            raise _index_error(error, rest, selected.ndim) from None
     return tuple(arrays)
 
 
@@ -483,7 +487,7 @@ class AdvancedIndex(Op):
         try:
             return _indexed_layout(x[key], x, key)
         except IndexError as error:
-            raise _index_error(error) from None
+            raise _index_error(error, key, x.ndim) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -657,9 +661,40 @@ class Gather(Op):
 
 
 # ---- functional API ------------------------------------------------------------------------------
-def _index_error(error):
-    """NumPy's indexing errors in PyTorch's words."""
+def _advanced_ordinal(key, axis, ndim):
+    """Which of the index tensors in ``key`` (a converted tuple) indexes dim ``axis``: PyTorch's
+    kernel moves them to the front and names an index out of range by that position (a mask
+    counts as one per dim it covers); None when ``axis`` is not indexed by a tensor."""
+    fixed = sum(item.ndim if type(item) is np.ndarray and item.dtype == np.bool_ else
+                         0 if item is None or item is Ellipsis else 1 for item in key)
+    dim = 0
+    ordinal = 0
+    for item in key:
+        if item is Ellipsis:
+            dim += ndim - fixed
+        elif item is None:
+            continue
+        elif type(item) is np.ndarray:
+            covered = item.ndim if item.dtype == np.bool_ else 1
+            if dim <= axis < dim + covered:
+                return ordinal + axis - dim
+            ordinal += covered
+            dim += covered
+        else:
+            dim += 1
+    return None
+
+
+def _index_error(error, key=None, ndim=None):
+    """NumPy's indexing errors in PyTorch's words (an advanced ``key`` of ``ndim`` dims names
+    an index out of range by its position among the index tensors, as PyTorch does)."""
     text = str(error)
+    match = re.match(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)$", text)
+    if match and type(key) is tuple:
+        ordinal = _advanced_ordinal(key, int(match.group(2)), ndim)
+        if ordinal is not None:
+            return IndexError(f"index {match.group(1)} is out of bounds for dimension {ordinal} "
+                              f"with size {match.group(3)}")
     match = re.match(r"too many indices for array: array is (\d+)-dimensional", text)
     if match:
         return IndexError(f"too many indices for tensor of dimension {match.group(1)}")
@@ -748,7 +783,7 @@ def getitem(input, key):
                 return Tensor._wrap(_indexed_layout(np.asarray(array[key]), array, key))
             return view_result(input, _basic_view(input._data, key))
         except IndexError as error:
-            raise _index_error(error) from None
+            raise _index_error(error, key if advanced else None, input._data.ndim) from None
     if advanced:
         return AdvancedIndex.apply(input, key)
     try:
@@ -798,7 +833,7 @@ def setitem(input, key, value):
         return input._inplace("setitem", lambda: IndexPut.apply(input, value_tensor, key), fast,
                               value_tensor)
     except IndexError as error:
-        raise _index_error(error) from None
+        raise _index_error(error, key if advanced else None, input._data.ndim) from None
     except ValueError as error:  # NumPy checks shapes before writing: nothing was changed
         raise _assignment_error(error, raw) from None
 
@@ -967,7 +1002,7 @@ def gather(input, dim, index, *, sparse_grad=False):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for position, (size, limit) in enumerate(zip(indices.shape, input._data.shape)):
         if position != axis and size > limit:
-            raise RuntimeError(f"gather(): Size does not match at dimension {position} expected "
+            raise RuntimeError(f"Size does not match at dimension {position} expected "
                                f"index {list(indices.shape)} to be no larger than self "
                                f"{list(input._data.shape)} apart from dimension {axis}")
     indices = _check_bounds(indices, input._data.shape[axis], axis)
@@ -984,7 +1019,8 @@ def take_along_dim(input, indices, dim=None):
     ndim = input._data.ndim
     axis = _dim(dim, ndim, "take_along_dim")
     if positions.ndim != ndim:
-        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of "
+        raise RuntimeError(f"{repr_prefix()}.take_along_dim(): input and indices should have the "
+                           f"same number of "
                            f"dimensions, but got {ndim} dimensions for input, and "
                            f"{positions.ndim} dimensions for indices")
     input_shape = list(input._data.shape)
@@ -993,9 +1029,7 @@ def take_along_dim(input, indices, dim=None):
     try:
         common = list(np.broadcast_shapes(tuple(input_shape), tuple(index_shape)))
     except ValueError:
-        raise RuntimeError(f"take_along_dim(): the shapes of input {list(input._data.shape)} and "
-                           f"indices {list(positions.shape)} do not broadcast outside dimension "
-                           f"{axis}") from None
+        raise mismatch_error(input_shape, index_shape) from None
     size = input._data.shape[axis]
     wrapped = _check_bounds(positions, size, axis, "take_along_dim", negative=True)
     common[axis] = size
@@ -1291,7 +1325,7 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
     axis, indices = _check_scatter("scatter", input, dim, index, src)
     if reduce is not None:
         if reduce not in ("add", "multiply"):
-            raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+            raise RuntimeError("reduce argument must be either add or multiply.")
         if isinstance(src, Tensor):
             warn_once("The reduce argument of torch.scatter with Tensor src is deprecated and "
                       "will be removed in a future PyTorch release. Use torch.scatter_reduce "
@@ -1381,8 +1415,9 @@ def _check_slices(operation, input, axis, count, source, scalar_source, count_er
                            f"source.shape = {source_shape}")
     if source_shape:
         if source_shape[axis] != count:
+            for_dim = "" if operation == "index_copy_" else f", for dim: {axis}"
             raise count_error(f"{operation}(): Number of indices ({count}) should be equal to "
-                              f"source.size(dim) ({source_shape[axis]}), for dim: {axis}")
+                              f"source.size(dim) ({source_shape[axis]}){for_dim}")
         source_shape[axis] = input_shape[axis]
         if source_shape != input_shape:
             raise RuntimeError(f"{operation}(): source tensor shape must match self tensor "
@@ -1414,6 +1449,27 @@ def index_add_into(array, input, dim, index, source, alpha=1):
         _add_at(array, axis, indices, added, alpha)
 
 
+def _check_add_slices(input_shape, axis, count, source_shape):
+    """index_add's shape checks in PyTorch's order: the dim within the source, the number of
+    indices against the source's size there, then the other dims (0-d shapes compared whole)."""
+    if axis != 0 and axis >= len(source_shape):
+        raise RuntimeError(f"index_add_(): Indexing dim {axis} is out of bounds of the source "
+                           f"tensor with dim {len(source_shape)}")
+    if not source_shape:
+        if count != 1:
+            raise IndexError(f"Dimension specified as {axis} but tensor has no dimensions")
+    elif source_shape[axis] != count:
+        raise RuntimeError(f"index_add_(): Number of indices ({count}) should be equal to "
+                           f"source.size(dim): ({source_shape[axis]}), for dim: {axis}")
+    others, source_others = list(input_shape), list(source_shape)
+    if others and source_others:
+        del others[axis], source_others[axis]
+    if others != source_others:
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(input_shape)} "
+                           f"source.shape = {list(source_shape)}")
+
+
 def _index_add_arguments(input, dim, index, source):
     """index_add's checks, in PyTorch's order: (axis, the indices as intp)."""
     indices = _check_index_vector(index, "index_add_", (np.int32, np.int64))
@@ -1421,19 +1477,15 @@ def _index_add_arguments(input, dim, index, source):
         raise TypeError(f"index_add(): argument 'source' (position 3) must be Tensor, not "
                         f"{type(source).__name__}")
     axis = _dim(dim, input._data.ndim, "index_add")
-    if input._data.ndim == 0 and source._data.ndim:
-        raise RuntimeError(f"index_add_(): source tensor shape must match self tensor shape, "
-                           f"excluding the specified dimension. Got self.shape = [] "
-                           f"source.shape = {list(source._data.shape)}")
-    _check_slices("index_add_", input, axis, indices.size, source, False, RuntimeError)
     if source._data.dtype != input._data.dtype:
         raise RuntimeError(f"index_add_(): self ({scalar_type_name(input._data.dtype)}) and "
                            f"source ({scalar_type_name(source._data.dtype)}) must have the same "
                            f"scalar type")
+    _check_add_slices(input._data.shape, axis, indices.size, source._data.shape)
     size = input._data.shape[axis] if input._data.ndim else 1
     values = _all_values(indices)
     if values.size and not indices_within(values, size):
-        if axis == 0 or input._data.ndim < 2:  # PyTorch's words differ by kernel
+        if input._data.ndim < 2:  # PyTorch's words differ by kernel
             raise IndexError("index out of range in self")
     elif type(indices) is np.ndarray:
         return axis, indices.astype(np.intp, copy=False)  # in range: no second bounds pass
@@ -1460,6 +1512,8 @@ class IndexFill(Op):
 
 def index_fill(input, dim, index, value):
     """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number)."""
+    if isinstance(index, Tensor) and index._data.ndim > 1 and index._data.dtype == np.int64:
+        raise RuntimeError("Index has to be a vector/scalar")
     indices = _check_index_vector(index, "index_fill_", (np.int64,), RuntimeError, IndexError)
     if isinstance(value, Tensor):
         if value._data.ndim != 0:
@@ -1486,8 +1540,7 @@ def masked_select(input, mask):
     try:
         shape = np.broadcast_shapes(input._data.shape, mask._data.shape)
     except ValueError:
-        raise RuntimeError(f"masked_select: the mask of shape {list(mask._data.shape)} does not "
-                           f"broadcast with the input of shape {list(input._data.shape)}") from None
+        raise mismatch_error(mask._data.shape, input._data.shape) from None
     expanded = input.expand(*shape) if input._data.shape != shape else input
     return torch_named(getitem(expanded, np.broadcast_to(mask._data, shape)),
                        "MaskedSelectBackward0")
@@ -1497,6 +1550,8 @@ def take(input, index):
     """Elements of the flattened ``input`` at ``index`` (shaped like ``index``)."""
     positions = _index_tensor(index, "take", (np.int64,), position=1)
     size = input._data.size
+    if size == 0 and positions.size:
+        raise IndexError("take(): tried to take from an empty tensor")
     if positions.size and (positions.min() < -size or positions.max() >= size):
         bad = positions[(positions < -size) | (positions >= size)].flat[0]
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {size} "
@@ -1522,13 +1577,11 @@ def bincount(input, weights=None, minlength=0):
     if data.ndim != 1 or data.size and data.min() < 0:
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if minlength < 0:
-        raise RuntimeError(f"bincount(): minlength should be >= 0, got {minlength}")
+        raise RuntimeError("minlength should be >= 0")
     if weights is None:
         return Tensor._result(np.bincount(data, minlength=minlength).astype(np.int64))
     if weights._data.ndim != 1 or weights._data.shape[0] != data.shape[0]:
-        raise RuntimeError(f"bincount(): weights should be 1-d and have the same length as input "
-                           f"(got weights of shape {list(weights._data.shape)} for an input of "
-                           f"length {data.shape[0]})")
+        raise RuntimeError("weights should be 1-d and have the same length as input")
     counts = np.bincount(data, weights=weights._data, minlength=minlength)
     dtype = weights._data.dtype if weights._data.dtype.kind == "f" else np.float64
     return recorded_without_derivative(Tensor._result(counts.astype(dtype)), "aten::bincount",
@@ -1611,12 +1664,26 @@ def _triangle_indices(row, col, offset, upper):
     return out
 
 
+def _triangle_checked(row, col, offset, dtype, upper):
+    """tril_indices/triu_indices as PyTorch: non-negative sizes, then int32 or int64 only."""
+    operation = "triu_indices" if upper else "tril_indices"
+    for name, size in (("row", row), ("col", col)):
+        if size < 0:
+            raise RuntimeError(f"{name} must be non-negative, got{size}")
+    target = np.dtype(np.int64) if dtype is None else dtype.numpy
+    if target not in (np.int32, np.int64):
+        raise NotImplementedError(f'"{operation}" not implemented for '
+                                  f"'{scalar_type_name(target)}'")
+    indices = _triangle_indices(row, col, offset, upper)
+    return Tensor._result(indices if target == np.int64 else indices.astype(target))
+
+
 def tril_indices(row, col, offset=0, *, dtype=None):
-    return Tensor._result(_triangle_indices(row, col, offset, False))
+    return _triangle_checked(row, col, offset, dtype, False)
 
 
 def triu_indices(row, col, offset=0, *, dtype=None):
-    return Tensor._result(_triangle_indices(row, col, offset, True))
+    return _triangle_checked(row, col, offset, dtype, True)
 
 
 class IndexCopy(Op):
@@ -1653,7 +1720,8 @@ def index_copy(input, dim, index, source):
     _check_slices("index_copy_", input, axis, indices.size, source, True, IndexError)
     if source._data.dtype != input._data.dtype:
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but "
-                           f"got (self) {input.dtype} and (source) {source.dtype}")
+                           f"got (self) {scalar_type_name(input._data.dtype)} and (source) "
+                           f"{scalar_type_name(source._data.dtype)}")
     size = input._data.shape[axis] if input._data.ndim else 1
     indices = _check_bounds(indices, size, axis, "index_copy_", error=IndexError)
     if input._data.ndim == 0:
@@ -1695,18 +1763,21 @@ def masked_scatter(input, mask, source):
                        "now deprecated,please use a mask with dtype torch.bool instead.")
         raise RuntimeError("masked_scatter_ only supports boolean masks, but got mask with dtype "
                            "Byte")
+    if isinstance(mask, Tensor) and mask._data.dtype != np.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{scalar_type_name(mask._data.dtype)}")
     mask_array = _mask(mask, "masked_scatter_")
     if not isinstance(source, Tensor):
         raise TypeError(f"masked_scatter(): argument 'source' (position 2) must be Tensor, not "
                         f"{type(source).__name__}")
     if source._data.dtype != input._data.dtype:
-        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
-                           f"{input.dtype} and {source.dtype}")
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"
+                           f"{scalar_type_name(input._data.dtype)} and "
+                           f"{scalar_type_name(source._data.dtype)}")
     try:
         shape = np.broadcast_shapes(input._data.shape, mask_array.shape)
     except ValueError:
-        raise RuntimeError(f"masked_scatter: the mask of shape {list(mask_array.shape)} does not "
-                           f"broadcast with the input of shape {list(input._data.shape)}") from None
+        raise mismatch_error(mask_array.shape, input._data.shape) from None
     mask_array = np.broadcast_to(mask_array, shape)
     if int(mask_array.sum()) > source._data.size:
         raise RuntimeError("Number of elements of source < number of ones in mask")
@@ -1752,16 +1823,24 @@ def index_put(input, indices, values, accumulate=False):
     """``input`` with ``values`` written (or, with ``accumulate``, added) at ``indices``, a tuple
     of index tensors as in ``input[indices]``."""
     if not isinstance(indices, (tuple, list)):
-        raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not "
-                        f"{type(indices).__name__}")
+        raise TypeError(f"index_put(): argument 'indices' (position 1) must be tuple of Tensors, "
+                        f"not {type(indices).__name__}")
     _check_tensor_elements(indices, "'indices'", "index_put")
+    covered = sum(index._data.ndim if isinstance(index, Tensor) and
+                           index._data.dtype in (np.bool_, np.uint8) else 1 for index in indices)
+    if covered > input._data.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {input._data.ndim} (got "
+                         f"{len(indices)})")
+    if len(indices) == 1 and isinstance(indices[0], Tensor) and \
+            indices[0]._data.dtype == np.bool_:
+        _check_mask(input, indices[0])
     if not isinstance(values, Tensor):
         raise TypeError(f"index_put(): argument 'values' must be Tensor, not "
                         f"{type(values).__name__}")
     if values._data.dtype != input._data.dtype:
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
-                           f"{input.dtype} for the destination and {values.dtype} for the "
-                           f"source.")
+                           f"{scalar_type_name(input._data.dtype)} for the destination and "
+                           f"{scalar_type_name(values._data.dtype)} for the source.")
     if values._data.ndim == 0:
         _refuse_byte_mask_fill(tuple(indices))
     if not accumulate and type(values._data) is np.ndarray:

@@ -1,14 +1,15 @@
 """Matrix products: matmul (1-D, 2-D, batched with broadcasting) and its named special cases."""
+import functools
 import math
 
 import numpy as np
 
 from .. import _halfcast, _threads
 from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_floating,
-                      real_dtype, scalar_type_name)
+                      real_dtype, result_type, scalar_type_name)
 from .._layout import contiguous_format, strided
 from ..autograd.function import Op, forward_ad_unsupported, torch_named, without_double_backward
-from ..tensor import Tensor, warn_once
+from ..tensor import Tensor, _normalize_dim, warn_once
 from ._broadcast import mismatch_error, unbroadcast
 from ._return_types import _EigResult, _EighResult, _SignLogAbsDet
 from .elementwise.arithmetic import scalar_first_product
@@ -308,9 +309,77 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LETTERS_UPPER_FIRST = _LETTERS[26:] + _LETTERS[:26]
 
 
+@functools.lru_cache(maxsize=256)  # an equation is checked once, not at every call
+def _check_subscripts(equation, count):
+    """PyTorch's scan of the operands' subscripts, character by character: letters, spaces, one
+    ``...`` per operand, and commas for as many operands as were given."""
+    inputs_text = equation.split("->", 1)[0]
+    operand = 0
+    ellipsis = False
+    position = 0
+    while position < len(inputs_text):
+        character = inputs_text[position]
+        if character == ".":
+            if ellipsis:
+                raise RuntimeError(f"einsum(): found '.' for operand {operand} for which an "
+                                   f"ellipsis was already found")
+            if inputs_text[position + 1:position + 3] != "..":
+                raise RuntimeError(f"einsum(): found '.' for operand {operand} that is not part "
+                                   f"of any ellipsis")
+            ellipsis = True
+            position += 2
+        elif character == ",":
+            operand += 1
+            ellipsis = False
+            if operand >= count:
+                raise RuntimeError("einsum(): fewer operands were provided than specified in the "
+                                   "equation")
+        elif character != " " and character not in _LETTERS:
+            raise RuntimeError(f"einsum(): invalid subscript given at index {position} in the "
+                               f"equation string, subscripts must be in [a-zA-Z]")
+        position += 1
+    if operand != count - 1:
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+
+
+@functools.lru_cache(maxsize=256)
+def _check_output(output_text, offset, expanded):
+    """PyTorch's scan of the output subscripts (``offset``: where they start in the equation)."""
+    ellipsis = False
+    seen = set()
+    position = 0
+    while position < len(output_text):
+        character = output_text[position]
+        if character == ".":
+            if ellipsis:
+                raise RuntimeError("einsum(): found '.' for output but an ellipsis (...) was "
+                                   "already found")
+            if output_text[position + 1:position + 3] != "..":
+                raise RuntimeError("einsum(): found '.' for output that is not part of any "
+                                   "ellipsis (...)")
+            ellipsis = True
+            position += 2
+        elif character != " ":
+            if character not in _LETTERS:
+                raise RuntimeError(f"einsum(): invalid subscript given at index "
+                                   f"{offset + position} in the equation string, subscripts must "
+                                   f"be in [a-zA-Z]")
+            if character in seen:
+                raise RuntimeError(f"einsum(): output subscript {character} appears more than "
+                                   f"once in the output")
+            if not any(character in subscript for subscript in expanded):
+                raise RuntimeError(f"einsum(): output subscript {character} does not appear in "
+                                   f"the equation for any input operand")
+            seen.add(character)
+        position += 1
+
+
 def _expand_equation(equation, shapes):
     """The equation with ``...`` spelled out as letters and the output made explicit (implicit
     output: the ellipsis dims, then the letters used once, in alphabetical order)."""
+    _check_subscripts(equation, len(shapes))
+    raw_output = equation.partition("->")[2]
+    offset = equation.find("->") + 2
     equation = equation.replace(" ", "")
     inputs_text, arrow, output = equation.partition("->")
     subscripts = inputs_text.split(",")
@@ -328,23 +397,22 @@ def _expand_equation(equation, shapes):
     expanded = []
     for subscript, shape in zip(subscripts, shapes):
         if "..." in subscript:
-            rank = len(shape) - (len(subscript) - 3)
+            letters = len(subscript) - 3
+            if letters > len(shape):
+                raise RuntimeError(f"einsum(): the number of subscripts in the equation "
+                                   f"({letters}) is more than the number of dimensions "
+                                   f"({len(shape)}) for operand {len(expanded)}")
+            rank = len(shape) - letters
             subscript = subscript.replace("...", ellipsis_letters[ellipsis_rank - rank:])
-        if len(subscript) != len(shape):
+        elif len(subscript) != len(shape):
             raise RuntimeError(f"einsum(): the number of subscripts in the equation "
                                f"({len(subscript)}) does not match the number of dimensions "
-                               f"({len(shape)}) for operand {len(expanded)}"
-                               + ("" if "..." in equation else " and no ellipsis was given"))
+                               f"({len(shape)}) for operand {len(expanded)} and no ellipsis was "
+                               f"given")
         expanded.append(subscript)
     if arrow:
+        _check_output(raw_output, offset, tuple(expanded))
         output = output.replace("...", ellipsis_letters)
-        for letter in output:
-            if output.count(letter) > 1:
-                raise RuntimeError(f"einsum(): output subscript {letter} appears more than once "
-                                   f"in the output")
-            if not any(letter in subscript for subscript in expanded):
-                raise RuntimeError(f"einsum(): output subscript {letter} does not appear in the "
-                                   f"equation for any input operand")
     else:
         counts = {}
         for letter in "".join(expanded):
@@ -355,8 +423,18 @@ def _expand_equation(equation, shapes):
         output = ellipsis_letters + "".join(once)
     sizes = {}
     for operand, (subscript, shape) in enumerate(zip(expanded, shapes)):
-        for letter, size in zip(subscript, shape):
+        for position, (letter, size) in enumerate(zip(subscript, shape)):
+            earlier = subscript.find(letter)
+            if earlier < position and shape[earlier] != size:
+                raise RuntimeError(f"einsum(): subscript {letter} is repeated for operand "
+                                   f"{operand} but the sizes don't match, {size} != "
+                                   f"{shape[earlier]}")
             if sizes.get(letter, size) != size and 1 not in (size, sizes[letter]):
+                if letter in ellipsis_letters:
+                    raise RuntimeError(f"einsum(): dimension {position} "
+                                       f"covered by ellipsis in operand {operand}has size {size} "
+                                       f"which does not broadcast with previously seen ellipsis "
+                                       f"with size {sizes[letter]} for the respective dimension")
                 raise RuntimeError(f"einsum(): subscript {letter} has size {size} for operand "
                                    f"{operand} which does not broadcast with previously seen "
                                    f"size {sizes[letter]}")
@@ -498,6 +576,22 @@ def _sublist_equation(arguments):
     return equation, arguments[::2]
 
 
+def _einsum_promoted(operands, subscripts, output):
+    """Operands of several dtypes: PyTorch contracts a letter summed across operands with bmm,
+    which refuses mixed dtypes (naming the first operand's); products alone (outer, elementwise)
+    promote as multiplication does."""
+    first = operands[0]._data.dtype
+    for letter in set("".join(subscripts)) - set(output):
+        if sum(letter in subscript for subscript in subscripts) > 1:
+            other = next(operand._data.dtype for operand in operands
+                         if operand._data.dtype != first)
+            raise RuntimeError(f"expected scalar type {scalar_type_name(first)} but found "
+                               f"{scalar_type_name(other)}")
+    # every operand is first viewed with all the equation's dims: none counts as 0-d
+    dtype = result_type([operand.dtype for operand in operands])
+    return tuple(operand.to(dtype) for operand in operands)
+
+
 def einsum(*arguments):
     """Einstein summation over the operands (``einsum('ij,jk->ik', a, b)``, or the sublist
     form ``einsum(a, [0, 1], b, [1, 2])``), differentiable."""
@@ -520,9 +614,8 @@ def einsum(*arguments):
                                                         for operand in operands])
     dtypes = {operand._data.dtype for operand in operands}
     if len(dtypes) > 1:
-        names = sorted(str(operand.dtype) for operand in operands)
-        raise RuntimeError(f"einsum(): expected operands of one dtype, got {names[0]} and "
-                           f"{names[-1]}")
+        operands = _einsum_promoted(operands, subscripts, output)
+        dtypes = {operands[0]._data.dtype}
     if dtypes == {np.dtype(np.bool_)} and len(operands) > 1:
         raise NotImplementedError("einsum(): not implemented for 'Bool' operands (PyTorch's CPU "
                                   "kernels have none)")
@@ -540,7 +633,7 @@ def tensordot(a, b, dims=2):
         if dims > min(a._data.ndim, b._data.ndim):
             raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got "
                                f"dims={dims}")
-        dims_a = list(range(a._data.ndim - dims, a._data.ndim))
+        dims_a = list(range(-dims, 0))  # PyTorch counts them from the end
         dims_b = list(range(dims))
     else:
         dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
@@ -548,16 +641,17 @@ def tensordot(a, b, dims=2):
         raise RuntimeError("both dimension lists should have same length")
     if a._data.dtype != b._data.dtype:
         raise RuntimeError("both inputs should have same dtype")
+    given_a, given_b = list(dims_a), list(dims_b)  # PyTorch's message shows them as given
     dims_a = [dim % a._data.ndim for dim in dims_a]
     dims_b = [dim % b._data.ndim for dim in dims_b]
     letters = iter(_LETTERS)
     subscript_a = [next(letters) for _ in range(a._data.ndim)]
     subscript_b = [next(letters) for _ in range(b._data.ndim)]
-    for dim_a, dim_b in zip(dims_a, dims_b):
+    for dim_a, dim_b, shown_a, shown_b in zip(dims_a, dims_b, given_a, given_b):
         if a._data.shape[dim_a] != b._data.shape[dim_b]:
             raise RuntimeError(f"contracted dimensions need to match, but first has size "
-                               f"{a._data.shape[dim_a]} in dim {dim_a} and second has size "
-                               f"{b._data.shape[dim_b]} in dim {dim_b}")
+                               f"{a._data.shape[dim_a]} in dim {shown_a} and second has size "
+                               f"{b._data.shape[dim_b]} in dim {shown_b}")
         subscript_b[dim_b] = subscript_a[dim_a]
     output = [letter for position, letter in enumerate(subscript_a) if position not in dims_a]
     output += [letter for position, letter in enumerate(subscript_b) if position not in dims_b]
@@ -652,9 +746,15 @@ def cross(input, other, dim=None):
     _require_tensors("cross", ("input", input), ("other", other))
     if input._data.ndim != other._data.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    if dim is not None:
+        # PyTorch's order: the dim's range and both lengths (the dim as given), then the dtypes
+        axis = _normalize_dim(dim, input._data.ndim)
+        if input._data.shape[axis] != 3 or other._data.shape[axis] != 3:
+            raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                               f"{input._data.shape[axis]} and {other._data.shape[axis]}")
     if input._data.dtype != other._data.dtype:
-        raise RuntimeError(f"linalg.cross: expected inputs of one dtype, got {input.dtype} and "
-                           f"{other.dtype}")
+        raise RuntimeError(f"expected scalar type {scalar_type_name(input._data.dtype)} but "
+                           f"found {scalar_type_name(other._data.dtype)}")
     input, other = broadcast_tensors(input, other)
     if dim is None:
         sizes = input._data.shape
@@ -1007,7 +1107,8 @@ def solve_columns(A, B, vector):
         rows, columns = (B._data.shape[-1], 1) if vector else B._data.shape[-2:]
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = "
                            f"B ({A._data.shape[-2]}x{A._data.shape[-1]} and {rows}x{columns})")
-    mismatch = mismatch_error(A._data.shape[:-2], B._data.shape[:-1 if vector else -2])
+    # PyTorch broadcasts B's batch dims against A's, B's named first
+    mismatch = mismatch_error(B._data.shape[:-1 if vector else -2], A._data.shape[:-2])
     if mismatch is not None:
         raise mismatch
     return Solve.apply(A, B, vector)
@@ -1299,9 +1400,9 @@ def _check_phase_invariant(projected, operation):
 
 def eigh(input, UPLO="L"):
     _check_square(input, "linalg.eigh")
-    if UPLO not in ("L", "U"):
+    if not isinstance(UPLO, str) or UPLO.upper() not in ("L", "U"):  # either case, as PyTorch
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
-    values, vectors = Eigh.apply(input, UPLO == "L")
+    values, vectors = Eigh.apply(input, UPLO.upper() == "L")
     return _EighResult((values, vectors))
 
 

@@ -109,6 +109,10 @@ def _infer_shape(shape, numel):
         if size != -1:
             known *= size
     if unknown:
+        if known == 0 and numel == 0:
+            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} "
+                               f"because the unspecified dimension size -1 can be any value and "
+                               f"is ambiguous")
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
         shape = list(shape)
@@ -430,6 +434,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     require_tensor(input, "flatten")
     ndim = input._data.ndim
     if ndim == 0:
+        _normalize_dim(start_dim, 0)  # a 0-d tensor's dims are 0 and -1
+        _normalize_dim(end_dim, 0)
         return reshape(input, (1,))
     start = _normalize_dim(start_dim, ndim)
     end = _normalize_dim(end_dim, ndim)
@@ -444,9 +450,26 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 def unflatten(input, dim, sizes):
     require_tensor(input, "unflatten")
+    if not isinstance(sizes, (tuple, list, Size)):
+        raise TypeError(f"unflatten(): argument 'sizes' (position 2) must be tuple of ints, not "
+                        f"{type(sizes).__name__}")
+    sizes = tuple(sizes)
+    for position, size in enumerate(sizes):
+        try:
+            operator.index(size)
+        except TypeError:
+            raise TypeError(f"unflatten(): argument 'sizes' (position 2) must be tuple of ints, "
+                            f"but found element of type {type(size).__name__} at pos "
+                            f"{position}") from None
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
     axis = _normalize_dim(dim, input._data.ndim)
     shape = input._data.shape
-    sizes = tuple(sizes)
+    if sizes.count(-1) == 1:
+        known = math.prod(size for size in sizes if size != -1)
+        if known == 0 or shape[axis] % known:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                               f"size of dim {dim} ({shape[axis]}) in the input tensor")
     inferred = _infer_shape(sizes, shape[axis]) if -1 in sizes else sizes
     product = 1
     for size in inferred:
@@ -465,7 +488,12 @@ def squeeze(input, dim=None):
         new_shape = tuple(size for size in shape if size != 1)
     else:
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
-        axes = {_normalize_dim(d, input._data.ndim) for d in dims} if input._data.ndim else set()
+        axes = set()
+        for d in dims:
+            axis = _normalize_dim(d, input._data.ndim)
+            if axis in axes:
+                raise RuntimeError(f"dim {axis} appears multiple times in the list of dims")
+            axes.add(axis)
         new_shape = tuple(size for axis, size in enumerate(shape)
                           if not (axis in axes and size == 1))
     variant = 0 if dim is None else 1 if isinstance(dim, int) else 2
@@ -771,6 +799,11 @@ def split(tensor, split_size_or_sections, dim=0):
             return tuple([view_result(tensor, data[prefix + (slice(start, start + size),)])
                           for start in range(0, data.shape[dim], size)])
     require_tensor(tensor, "split", "tensor")
+    if isinstance(split_size_or_sections, int) and tensor._data.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    if isinstance(split_size_or_sections, int) and split_size_or_sections < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got "
+                           f"split_size={split_size_or_sections}")
     axis = _normalize_dim(dim, tensor._data.ndim)
     length = tensor._data.shape[axis]
     if isinstance(split_size_or_sections, int):
@@ -794,6 +827,8 @@ def split(tensor, split_size_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     require_tensor(input, "chunk")
+    if input._data.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
     axis = _normalize_dim(dim, input._data.ndim)
@@ -994,14 +1029,18 @@ def meshgrid(*tensors, indexing=None):
 
 def narrow(input, dim, start, length):
     require_tensor(input, "narrow")
-    axis = _normalize_dim(require_int(dim, "narrow", "dim", 2), input._data.ndim)
-    size = input._data.shape[axis]
     if isinstance(start, Tensor):
+        if start._data.ndim or start._data.dtype.kind not in "iu":
+            raise RuntimeError("start must be an 0-dim integral Tensor.")
         start = start.item()
     start = require_int(start, "narrow", "start", 3)
     length = require_int(length, "narrow", "length", 4)
+    if input._data.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     if length < 0:
-        raise RuntimeError(f"narrow(): length must be non-negative, got {length}")
+        raise RuntimeError("narrow(): length must be non-negative.")
+    axis = _normalize_dim(require_int(dim, "narrow", "dim", 2), input._data.ndim)
+    size = input._data.shape[axis]
     if not -size <= start <= size:
         raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but "
                          f"got {start})")
@@ -1018,6 +1057,9 @@ def narrow_copy(input, dim, start, length):
 
 def unbind(input, dim=0):
     require_tensor(input, "unbind")
+    if input._data.ndim == 0:
+        axis = _normalize_dim(dim, 0)  # its range error first
+        raise IndexError(f"Dimension specified as {axis} but tensor has no dimensions")
     return split_pieces(Unbind, input, _normalize_dim(dim, input._data.ndim), None)
 
 
@@ -1046,9 +1088,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
                         f"{type(repeats).__name__} of {counts.dtype}")
     if counts.ndim == 1 and counts.size != size and counts.size != 1:
         raise RuntimeError(f"repeats must have the same size as input along dim, but got "
-                           f"repeats.size(0) = {counts.size} and input.size(0) = {size}")
+                           f"repeats.size(0) = {counts.size} and input.size({axis}) = {size}")
     if (counts < 0).any():
-        raise RuntimeError("repeats can not be negative")
+        raise RuntimeError("repeats can not be negative" if counts.ndim else
+                           "Repeats must be non-negative")
     positions = np.repeat(np.arange(size), counts.reshape(-1) if counts.ndim else counts)
     if output_size is not None and output_size != positions.size:
         if counts.ndim:
@@ -1069,6 +1112,9 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     if n < 0:
         raise RuntimeError(f"order must be non-negative but got {n}")
     axis = _normalize_dim(dim, input._data.ndim)
+    for value in (prepend, append):
+        if isinstance(value, Tensor) and value._data.ndim != input._data.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
     pieces = [value for value in (prepend, input, append) if value is not None]
     if len(pieces) > 1:
         input = cat(pieces, axis)
@@ -1198,25 +1244,33 @@ def _as_list(tensors, operation):
     return list(_tensor_list((tensors,)))
 
 
+def _non_empty(tensors, operation):
+    """The list of tensors, which PyTorch's stacking composites refuse empty."""
+    tensors = _as_list(tensors, operation)
+    if not tensors:
+        raise RuntimeError(f"{operation} expects a non-empty TensorList")
+    return tensors
+
+
 def hstack(tensors):
-    tensors = [atleast_1d(tensor) for tensor in _as_list(tensors, "hstack")]
+    tensors = [atleast_1d(tensor) for tensor in _non_empty(tensors, "hstack")]
     return cat(tensors, 0 if tensors and tensors[0]._data.ndim == 1 else 1)
 
 
 def vstack(tensors):
-    return cat([atleast_2d(tensor) for tensor in _as_list(tensors, "vstack")], 0)
+    return cat([atleast_2d(tensor) for tensor in _non_empty(tensors, "vstack")], 0)
 
 
 row_stack = vstack
 
 
 def dstack(tensors):
-    return cat([atleast_3d(tensor) for tensor in _as_list(tensors, "dstack")], 2)
+    return cat([atleast_3d(tensor) for tensor in _non_empty(tensors, "dstack")], 2)
 
 
 def column_stack(tensors):
     columns = [reshape(tensor, (-1, 1)) if tensor._data.ndim <= 1 else tensor
-               for tensor in _as_list(tensors, "column_stack")]
+               for tensor in _non_empty(tensors, "column_stack")]
     return cat(columns, 1)
 
 
@@ -1259,6 +1313,8 @@ def rot90(input, k=1, dims=(0, 1)):
 def select(input, dim, index):
     require_tensor(input, "select")
     index = require_int(index, "select", "index", 3)
+    if input._data.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
     axis = _normalize_dim(require_int(dim, "select", "dim", 2), input._data.ndim)
     size = input._data.shape[axis]
     if not -size <= index < size:
@@ -1407,10 +1463,18 @@ def broadcast_tensors(*tensors):
 def tensor_split(input, indices_or_sections, dim=0):
     """Split into ``n`` nearly equal parts (the first ``size % n`` one longer), or at indices."""
     require_tensor(input, "tensor_split")
+    if isinstance(indices_or_sections, Tensor):
+        if indices_or_sections._data.dtype != np.int64:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of "
+                               f"long, but got "
+                               f"{scalar_type_name(indices_or_sections._data.dtype)}")
+        if indices_or_sections._data.ndim > 1:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a "
+                               f"zero-dimensional or one-dimensional tensor, but got a tensor "
+                               f"with {indices_or_sections._data.ndim} dims")
+        indices_or_sections = indices_or_sections.tolist()
     axis = _normalize_dim(dim, input._data.ndim)
     size = input._data.shape[axis]
-    if isinstance(indices_or_sections, Tensor):
-        indices_or_sections = indices_or_sections.tolist()
     if isinstance(indices_or_sections, int):
         sections = indices_or_sections
         if sections <= 0:
@@ -1543,7 +1607,20 @@ def cartesian_prod(*tensors):
 
 def hsplit(input, indices_or_sections):
     require_tensor(input, "hsplit")
-    return tensor_split(input, indices_or_sections, 1 if input._data.ndim > 1 else 0)
+    if input._data.ndim < 1:
+        raise RuntimeError(f"{repr_prefix()}.hsplit requires a tensor with at least 1 dimension, "
+                           f"but got a tensor with {input._data.ndim} dimensions!")
+    axis = 1 if input._data.ndim > 1 else 0
+    _check_divisible("hsplit", input, indices_or_sections, axis)
+    return tensor_split(input, indices_or_sections, axis)
+
+
+def _check_divisible(operation, input, sections, axis):
+    """hsplit/vsplit/dsplit into a number of sections must divide the dim evenly."""
+    if type(sections) is int and (sections == 0 or input._data.shape[axis] % sections):
+        raise RuntimeError(f"{repr_prefix()}.{operation} attempted to split along dimension "
+                           f"{axis}, but the size of the dimension {input._data.shape[axis]} is "
+                           f"not divisible by the split_size {sections}!")
 
 
 def vsplit(input, indices_or_sections):
@@ -1551,6 +1628,7 @@ def vsplit(input, indices_or_sections):
     if input._data.ndim < 2:
         raise RuntimeError(f"torch.vsplit requires a tensor with at least 2 dimension, but got a "
                            f"tensor with {input._data.ndim} dimensions!")
+    _check_divisible("vsplit", input, indices_or_sections, 0)
     return tensor_split(input, indices_or_sections, 0)
 
 
@@ -1559,6 +1637,7 @@ def dsplit(input, indices_or_sections):
     if input._data.ndim < 3:
         raise RuntimeError(f"torch.dsplit requires a tensor with at least 3 dimension, but got a "
                            f"tensor with {input._data.ndim} dimensions!")
+    _check_divisible("dsplit", input, indices_or_sections, 2)
     return tensor_split(input, indices_or_sections, 2)
 
 

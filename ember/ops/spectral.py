@@ -150,12 +150,17 @@ def _prepared(input, operation, real_only=False):
     require_tensor(input, operation)
     data = input._data
     if real_only and data.dtype.kind == "c":
-        raise RuntimeError(f"{operation} expects a real input tensor, but got "
-                           f"{scalar_type_name(data.dtype)}")
+        got = scalar_type_name(data.dtype)
+        if operation in ("rfft2", "rfftn"):
+            raise RuntimeError(f"rfftn expects a real-valued input tensor, but got {got}")
+        if operation in ("ihfft2", "ihfftn"):
+            raise RuntimeError(f"Only supports floating-point dtypes, but found: {got}")
+        raise RuntimeError(f"{operation} expects a real input tensor, but got {got}")
     if data.dtype.kind in "biu":
         return input.to(get_default_dtype())
-    if data.dtype.kind not in "fc":  # float16 and bfloat16 have no transforms here
-        return input.to(get_default_dtype() if data.dtype.kind != "c" else default_complex())
+    if data.dtype.kind not in "fc" or data.dtype == np.float16:
+        # PyTorch's CPU transforms (pocketfft) have no half precision
+        raise RuntimeError(f"Unsupported dtype {scalar_type_name(data.dtype)}")
     return input
 
 
@@ -171,23 +176,32 @@ def _axes_and_sizes(input, s, dim, operation, one_sided_output=False):
     to 2 (m - 1) for m input points)."""
     ndim = input._data.ndim
     if dim is None:
+        if s is not None and len(s) > ndim:
+            raise RuntimeError(f"Got shape with {len(s)} values but input tensor only has {ndim} "
+                               f"dimensions.")
         axes = list(range(ndim - len(s), ndim)) if s is not None else list(range(ndim))
     else:
         axes = [dim] if isinstance(dim, int) else list(dim)
-    if s is not None:
+    if s is not None and not isinstance(s, _Points):
         s = [s] if isinstance(s, int) else list(s)
         if len(s) != len(axes):
             raise RuntimeError("When given, dim and shape arguments must have the same length")
-    axes = [_normalize_dim(axis, max(ndim, 1)) for axis in axes]
+    if ndim == 0 and axes:
+        raise IndexError(f"Dimension specified as {axes[0]} but tensor has no dimensions")
+    axes = [_normalize_dim(axis, ndim) for axis in axes]
     if len(set(axes)) != len(axes):
-        raise RuntimeError(f"{operation} dims must be unique")
+        raise RuntimeError("FFT dims must be unique")
     shape = input._data.shape
     if s is None:
         sizes = [shape[axis] for axis in axes]
         if one_sided_output:
             sizes[-1] = 2 * (shape[axes[-1]] - 1)
     else:
-        sizes = [shape[axis] if size == -1 else int(size) for size, axis in zip(s, axes)]
+        # -1 keeps the input's size in s, not in a 1-D transform's n
+        sizes = [shape[axis] if size == -1 and not isinstance(s, _Points) else int(size)
+                 for size, axis in zip(s, axes)]
+        if one_sided_output and s[-1] == -1 and not isinstance(s, _Points):
+            sizes[-1] = 2 * (shape[axes[-1]] - 1)
     for size in sizes:
         if size < 1:
             raise RuntimeError(f"Invalid number of data points ({size}) specified")
@@ -214,8 +228,12 @@ def _c2r(input, s, dim, norm, operation):
     return _Transform.apply(input, "c2r", axes, sizes, _check_norm(norm), True)
 
 
+class _Points(list):
+    """A 1-D transform's ``n`` as a one-element ``s``."""
+
+
 def _one(n):
-    return None if n is None else [n]
+    return None if n is None else _Points([n])
 
 
 # ---- the public functions (torch.fft's signatures) --------------------------------------------
@@ -276,6 +294,7 @@ def hfft(input, n=None, dim=-1, norm=None):
 def ihfft(input, n=None, dim=-1, norm=None):
     """The one-sided Hermitian spectrum of a real signal: conj(rfft) with the opposite
     normalisation."""
+    _prepared(input, "ihfft", real_only=True)
     return conj(rfft(input, n, dim, _SWAPPED[_check_norm(norm)]))
 
 
@@ -284,6 +303,7 @@ def hfft2(input, s=None, dim=(-2, -1), norm=None):
 
 
 def ihfft2(input, s=None, dim=(-2, -1), norm=None):
+    _prepared(input, "ihfft2", real_only=True)
     return conj(rfftn(input, s, dim, _SWAPPED[_check_norm(norm)]))
 
 
@@ -292,12 +312,15 @@ def hfftn(input, s=None, dim=None, norm=None):
 
 
 def ihfftn(input, s=None, dim=None, norm=None):
+    _prepared(input, "ihfftn", real_only=True)
     return conj(rfftn(input, s, dim, _SWAPPED[_check_norm(norm)]))
 
 
 def fftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False):
     """The sample frequencies of an n-point transform: [0, 1, ..., -1] / (d n)."""
-    return _frequencies(np.fft.fftfreq(n, d), dtype, requires_grad)
+    if type(n) is int and n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    return _frequencies(np.fft.fftfreq(n, d) if n else np.zeros(0), dtype, requires_grad)
 
 
 def rfftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False):

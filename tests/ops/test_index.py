@@ -940,3 +940,110 @@ def test_complex_values_fill_complex_tensors_like_torch(torch, name):
                 "index_fill": lambda: tensor.index_fill(0, fw.tensor([1]), 2 - 1j),
                 "scatter": lambda: tensor.scatter(0, fw.tensor([2]), 1j)}[name]().numpy()
     np.testing.assert_array_equal(fill(ember), fill(torch))
+
+
+def _grid(fw):
+    return fw.arange(6.).reshape(2, 3)
+
+
+# Mistakes whose error ember words or orders as PyTorch 2.13 does (a sweep found them different)
+INDEX_MISUSES = {
+    "index_put values dtype": lambda fw: _grid(fw).index_put_(
+        (fw.tensor([1]),), fw.tensor(1.0, dtype=fw.float64)),
+    "index_copy dtype": lambda fw: _grid(fw).index_copy(0, fw.tensor([0]),
+                                                        fw.ones(1, 3, dtype=fw.float64)),
+    "index_copy count": lambda fw: _grid(fw).index_copy(0, fw.tensor([0]), fw.ones(2, 3)),
+    "index_add count": lambda fw: _grid(fw).index_add(0, fw.tensor([0]), fw.ones(2, 3)),
+    "index_add 1-d source counted first": lambda fw: _grid(fw).index_add(
+        0, fw.tensor([0]), fw.ones(3)),
+    "index_add other dims": lambda fw: _grid(fw).index_add(0, fw.tensor([0]), fw.ones(1)),
+    "index_add dim beyond source": lambda fw: _grid(fw).index_add(1, fw.tensor([0]), fw.ones(3)),
+    "index_add 0-d source": lambda fw: _grid(fw).index_add(0, fw.tensor([0]), fw.tensor(1.0)),
+    "index_add dtype before shape": lambda fw: _grid(fw).index_add(
+        0, fw.tensor([0]), fw.ones(2, 3, dtype=fw.float64)),
+    "index_add negative index 2-d": lambda fw: _grid(fw).index_add(
+        0, fw.tensor([-1]), fw.ones(1, 3)),
+    "index_add index past 2-d": lambda fw: _grid(fw).index_add(0, fw.tensor([2]), fw.ones(1, 3)),
+    "index_add index past 1-d": lambda fw: fw.zeros(3).index_add(0, fw.tensor([3]), fw.ones(1)),
+    "index_fill 2-d index": lambda fw: _grid(fw).index_fill(0, fw.tensor([[0]]), 1.0),
+    "index_fill 2-d float index": lambda fw: _grid(fw).index_fill(0, fw.tensor([[0.0]]), 1.0),
+    "masked_scatter float mask": lambda fw: _grid(fw).masked_scatter(fw.ones(2, 3), fw.ones(6)),
+    "masked_scatter source dtype": lambda fw: _grid(fw).masked_scatter(
+        fw.ones(2, 3, dtype=fw.bool), fw.ones(6, dtype=fw.float64)),
+    "masked_scatter mask shape": lambda fw: _grid(fw).masked_scatter(
+        fw.ones(4, dtype=fw.bool), fw.ones(6)),
+    "masked_scatter_ larger mask": lambda fw: fw.ones(3).masked_scatter_(
+        fw.ones(2, 3, dtype=fw.bool), fw.ones(6)),
+    "masked_scatter_ mask shape": lambda fw: _grid(fw).masked_scatter_(
+        fw.ones(4, dtype=fw.bool), fw.ones(6)),
+    "masked_select mask shape": lambda fw: _grid(fw).masked_select(fw.ones(4, dtype=fw.bool)),
+    "masked_select larger mask": lambda fw: fw.ones(3).masked_select(
+        fw.ones(2, 4, dtype=fw.bool)),
+    "masked_fill_ broadcast mask": lambda fw: fw.ones(3).masked_fill_(
+        fw.ones(2, 3, dtype=fw.bool), 1.0),
+    "masked_fill_ mask shape": lambda fw: fw.ones(3).masked_fill_(
+        fw.ones(2, 4, dtype=fw.bool), 1.0),
+    "scatter reduce sum": lambda fw: _grid(fw).scatter(0, fw.tensor([[0]]), 1.0, reduce="sum"),
+    "gather index too large": lambda fw: _grid(fw).gather(0, fw.zeros(2, 4, dtype=fw.long)),
+    "take from empty": lambda fw: fw.ones(0).take(fw.tensor([0])),
+    "take_along_dim ranks": lambda fw: fw.take_along_dim(_grid(fw), fw.tensor([0]), dim=0),
+    "take_along_dim broadcast": lambda fw: fw.take_along_dim(
+        _grid(fw), fw.zeros(3, 1, dtype=fw.long), dim=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INDEX_MISUSES))
+def test_index_misuse_raises_like_torch(torch, name):
+    mistake = INDEX_MISUSES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as theirs:
+            mistake(torch)
+        with pytest.raises(theirs.type) as ours:
+            mistake(ember)
+    assert str(ours.value) == str(theirs.value).replace("torch.", "ember.")
+
+
+def _cube(fw):
+    return fw.arange(24.).reshape(2, 3, 4)
+
+
+# Advanced indexing past a dim: PyTorch names the index tensor's position among the index
+# tensors, not the dim it indexes; index_put's own checks
+ADVANCED_MISUSES = {
+    "one index tensor on dim 1": lambda fw: _cube(fw)[:, fw.tensor([3])],
+    "one index tensor on dim 2": lambda fw: _cube(fw)[:, :, fw.tensor([4])],
+    "after an integer": lambda fw: _cube(fw)[0, fw.tensor([3])],
+    "the second index tensor": lambda fw: _cube(fw)[fw.tensor([0]), fw.tensor([3])],
+    "index tensors apart": lambda fw: _cube(fw)[fw.tensor([0]), :, fw.tensor([4])],
+    "after an ellipsis": lambda fw: _cube(fw)[..., fw.tensor([4])],
+    "after a mask": lambda fw: _cube(fw)[fw.tensor([True, False]), fw.tensor([3])],
+    "a list on dim 1": lambda fw: _cube(fw)[:, [0, 3]],
+    "a list apart from an integer": lambda fw: _cube(fw)[1, :, [4]],
+    "after None": lambda fw: _cube(fw)[None, :, fw.tensor([3])],
+    "negative": lambda fw: _cube(fw)[:, fw.tensor([-4])],
+    "setitem on dim 1": lambda fw: fw.zeros(2, 3).__setitem__((slice(None), fw.tensor([3])), 1.0),
+    "index_put on dim 1": lambda fw: fw.zeros(2, 3).index_put_(
+        (fw.tensor([0]), fw.tensor([3])), fw.tensor(1.0)),
+    "index_put too many": lambda fw: fw.zeros(2, 3).index_put_(
+        (fw.tensor([0]), fw.tensor([0]), fw.tensor([0])), fw.tensor(1.0)),
+    "index_put_ not a tuple": lambda fw: fw.zeros(2, 3).index_put_(fw.tensor([1]),
+                                                                   fw.tensor(1.0)),
+    "index_put not a tuple": lambda fw: fw.zeros(2, 3).index_put(fw.tensor([1]), fw.tensor(1.0)),
+    "index_put mask shape": lambda fw: fw.zeros(2, 3).index_put_(
+        [fw.tensor([True, False, True])], fw.tensor(1.0)),
+    "a string": lambda fw: fw.zeros(2, 3)["a"],
+    "a string after an integer": lambda fw: fw.zeros(2, 3)[1, "a"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVANCED_MISUSES))
+def test_advanced_index_misuse_like_torch(torch, name):
+    mistake = ADVANCED_MISUSES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as theirs:
+            mistake(torch)
+        with pytest.raises(theirs.type) as ours:
+            mistake(ember)
+    assert str(ours.value) == str(theirs.value)

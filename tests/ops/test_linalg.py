@@ -1026,3 +1026,118 @@ def test_matmul_shape_errors_name_the_kernel_torch_picks(torch, left, right, lef
         b = fw.zeros(*right, requires_grad=right_grad)
         return lambda: fw.matmul(a, b)
     assert_raises_like_torch(call(torch), call(ember), RuntimeError, same_type=True)
+
+
+# einsum equations and operands whose error (or result) ember gave differently from PyTorch 2.13
+EINSUM_MISUSES = [
+    ("i1,i->", [(2,), (2,)]),
+    ("i->i->i", [(2,)]),
+    ("i ,i- > ", [(2,), (2,)]),
+    ("i.,i->", [(2,), (2,)]),
+    ("...i...->", [(2,)]),
+    ("i,i->.", [(2,), (2,)]),
+    ("...i,i->......", [(2,), (2,)]),
+    ("i,i->1", [(2,), (2,)]),
+    ("i,,i->", [(2,), (2,)]),
+    ("ij...,j->", [(2,), (2,)]),
+    ("iji->", [(2, 2, 3)]),
+    ("ii->i", [(2, 3)]),
+    ("...i,...i->...", [(2, 3), (4, 3)]),
+    ("a...,a...->...", [(2, 3, 5), (2, 4, 5)]),
+    ("i,i->", [(2,), (2, "double")]),
+    ("i,i->", [(2, "double"), (2,)]),
+    ("ij,jk->ik", [(2, 2), (2, 2, "double")]),
+    ("i,i,i->", [(2,), (2,), (2, "double")]),
+    ("i,j->ij", [(2,), (2, "double")]),
+    ("i,i->i", [(2,), (2, "long")]),
+    ("i,->i", [(2,), ((), "double")]),
+]
+
+
+def _einsum_operand(fw, spec):
+    shape = spec[0] if isinstance(spec[0], tuple) else tuple(x for x in spec if type(x) is int)
+    dtype = getattr(fw, spec[-1]) if isinstance(spec[-1], str) else fw.float32
+    return (fw.arange(float(max(1, int(np.prod(shape))))).reshape(shape) + 1).to(dtype)
+
+
+@pytest.mark.parametrize("equation, specs", EINSUM_MISUSES)
+def test_einsum_misuse_like_torch(torch, equation, specs):
+    def run(fw):
+        return fw.einsum(equation, *[_einsum_operand(fw, spec) for spec in specs])
+    try:
+        expected = run(torch)
+    except RuntimeError as error:
+        with pytest.raises(RuntimeError) as ours:
+            run(ember)
+        assert str(ours.value) == str(error)
+        return
+    result = run(ember)
+    assert str(result.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1]
+    np.testing.assert_array_equal(result.numpy(), expected.numpy())
+
+
+def test_einsum_of_mixed_dtypes_differentiates_each_operand_in_its_dtype(torch):
+    # an outer product of float32 and float64 promotes; each gradient keeps its operand's dtype
+    grads = []
+    for fw in (torch, ember):
+        a = fw.tensor([1.0, 2.0], requires_grad=True)
+        b = fw.tensor([3.0, 4.0, 5.0], dtype=fw.float64, requires_grad=True)
+        fw.einsum("i,j->ij", a, b).pow(2).sum().backward()
+        grads.append((a.grad, b.grad))
+    (their_a, their_b), (our_a, our_b) = grads
+    assert our_a.dtype == ember.float32 and our_b.dtype == ember.float64
+    np.testing.assert_allclose(our_a.numpy(), their_a.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(our_b.numpy(), their_b.numpy(), rtol=1e-12)
+
+
+# linalg.norm / matrix_norm / cond arguments whose error (or result) ember gave differently
+NORM_MISUSES = [
+    lambda fw: fw.linalg.norm(fw.ones(3, 3, 3), dim=(0, 1, 2)),
+    lambda fw: fw.linalg.norm(fw.ones(3, 3, 3), ord="fro", dim=(0, 1, 2)),
+    lambda fw: fw.linalg.norm(fw.ones(3, 3), ord="fro", dim=0),
+    lambda fw: fw.linalg.norm(fw.ones(3, 3), ord="nuc", dim=(0,)),
+    lambda fw: fw.linalg.norm(fw.ones(3), ord="fro"),
+    lambda fw: fw.linalg.norm(fw.ones(3), ord="nuc"),
+    lambda fw: fw.linalg.norm(fw.ones(3), ord="bad"),
+    lambda fw: fw.linalg.norm(fw.ones(3, 3), ord="bad"),
+    lambda fw: fw.linalg.matrix_norm(fw.ones(3, 3), dtype=fw.long),
+    lambda fw: fw.linalg.cond(fw.ones(2, 2), p="bad"),
+    lambda fw: fw.linalg.cond(fw.ones(2), p="bad"),
+    lambda fw: fw.linalg.cond(fw.ones(2, 3), p="bad"),
+    lambda fw: fw.linalg.cond(fw.ones(2), p=1),
+    lambda fw: fw.linalg.cond(fw.eye(2), p=1.5),
+    lambda fw: fw.linalg.cond(fw.eye(2), p=3.0),
+    lambda fw: fw.linalg.cond(fw.eye(2), p=0),
+    lambda fw: fw.linalg.cond(fw.eye(2) * 2, p=-1.0),
+    lambda fw: fw.linalg.norm(fw.arange(12.0).reshape(3, 4), ord=1, dim=(1, 0)),
+    lambda fw: fw.linalg.norm(fw.arange(12.0).reshape(3, 4), ord=3, dim=1),
+    lambda fw: fw.linalg.norm(fw.arange(24.0).reshape(2, 3, 4), ord=float("inf"), dim=(0, 2),
+                              keepdim=True),
+    lambda fw: fw.linalg.norm(fw.tensor([[2.0, 1.0, 0.0, 0.0], [0.0, 3.0, 1.0, 0.0],
+                                         [1.0, 0.0, 4.0, 1.0]]), ord=-2),
+]
+
+
+@pytest.mark.parametrize("case", range(len(NORM_MISUSES)))
+def test_norm_misuse_like_torch(torch, case):
+    mistake = NORM_MISUSES[case]
+    try:
+        expected = mistake(torch)
+    except RuntimeError as error:
+        with pytest.raises(RuntimeError) as ours:
+            mistake(ember)
+        assert str(ours.value) == str(error)
+        return
+    np.testing.assert_allclose(mistake(ember).numpy(), expected.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("a_batch, b_shape", [((3,), (4, 2, 1)), ((5, 3), (4, 2, 2)),
+                                              ((3,), (4, 2))])
+def test_solve_batch_mismatch_names_b_first_like_torch(torch, a_batch, b_shape):
+    def solve(fw):
+        return fw.linalg.solve(fw.eye(2).expand(*a_batch, 2, 2), fw.ones(*b_shape))
+    with pytest.raises(RuntimeError) as theirs:
+        solve(torch)
+    with pytest.raises(RuntimeError) as ours:
+        solve(ember)
+    assert str(ours.value) == str(theirs.value)

@@ -1095,3 +1095,76 @@ def test_complex_prod_and_cumprod_gradients_match_torch(torch, name, with_zero):
     theirs = _complex_product_derivatives(torch, name, with_zero)
     for mine, expected in zip(ours, theirs):
         np.testing.assert_allclose(mine, expected, rtol=1e-12, atol=1e-12)
+
+
+# Reduction mistakes whose error (or result) ember gave differently from PyTorch 2.13
+REDUCTION_MISUSES = {
+    "sum keepdim int": lambda fw: fw.ones(2, 3).sum(0, keepdim=2),
+    "sum keepdim None": lambda fw: fw.ones(2, 3).sum(0, keepdim=None),
+    "mean keepdim int": lambda fw: fw.ones(2, 3).mean(0, keepdim=1),
+    "amax keepdim int": lambda fw: fw.ones(2, 3).amax(0, keepdim=1),
+    "max keepdim int": lambda fw: fw.ones(2, 3).max(0, keepdim=1),
+    "prod keepdim int": lambda fw: fw.ones(2, 3).prod(0, keepdim=1),
+    "argmax keepdim int": lambda fw: fw.ones(2, 3).argmax(0, keepdim=1),
+    "logsumexp keepdim int": lambda fw: fw.ones(2, 3).logsumexp(0, keepdim=1),
+    "prod dtype int32": lambda fw: fw.arange(1.0, 40.0).prod(dtype=fw.int32),
+    "prod dtype int16 along dim": lambda fw: fw.arange(1.0, 13.0).reshape(3, 4).prod(
+        1, dtype=fw.int16),
+    "prod dtype uint8": lambda fw: fw.full((3,), 7.0).prod(0, dtype=fw.uint8),
+    "prod dtype bool": lambda fw: fw.tensor([1.0, 2.0]).prod(dtype=fw.bool),
+    "mean dtype long": lambda fw: fw.ones(3).mean(dtype=fw.long),
+    "mean of long dtype long": lambda fw: fw.ones(3, dtype=fw.long).mean(dtype=fw.long),
+    "nanmean long": lambda fw: fw.ones(3, dtype=fw.long).nanmean(),
+    "nanmean complex": lambda fw: fw.ones(3, dtype=fw.complex64).nanmean(),
+    "topk bool": lambda fw: fw.ones(3, dtype=fw.bool).topk(1),
+    "aminmax empty": lambda fw: fw.ones(0).aminmax(),
+    "aminmax empty 2-d": lambda fw: fw.ones(0, 3).aminmax(),
+    "aminmax empty dim": lambda fw: fw.ones(0, 3).aminmax(dim=0),
+    "aminmax over a full dim of nothing": lambda fw: fw.ones(0, 3).aminmax(dim=1),
+    "norm p string": lambda fw: fw.ones(3, 3).norm(p="abc"),
+    "vector_norm dtype long": lambda fw: fw.linalg.vector_norm(fw.ones(3), dtype=fw.long),
+    "vector_norm long input and dtype": lambda fw: fw.linalg.vector_norm(
+        fw.ones(3, dtype=fw.long), dtype=fw.float64),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTION_MISUSES))
+def test_reduction_misuse_like_torch(torch, name):
+    mistake = REDUCTION_MISUSES[name]
+    try:
+        expected = mistake(torch)
+    except (RuntimeError, TypeError, IndexError) as error:
+        with pytest.raises(type(error)) as ours:
+            mistake(ember)
+        assert str(ours.value) == str(error)
+        return
+    result = mistake(ember)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    result = result if isinstance(result, tuple) else (result,)
+    for mine, theirs in zip(result, expected):
+        assert str(mine.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+# Sorting and selection mistakes whose error ember worded differently from PyTorch 2.13
+SELECTION_MISUSES = {
+    "unique of complex": lambda fw: fw.unique(fw.ones(3, dtype=fw.complex64)),
+    "unique of complex unsorted": lambda fw: fw.unique(fw.ones(3, dtype=fw.complex128),
+                                                       sorted=False),
+    "unique of complex along a dim": lambda fw: fw.unique(fw.ones(3, dtype=fw.complex64),
+                                                          dim=0),
+    "unique_consecutive of complex": lambda fw: fw.unique_consecutive(
+        fw.ones(3, dtype=fw.complex64)),
+    "kthvalue of a 0-d tensor": lambda fw: fw.tensor(3.0).kthvalue(2),
+    "kthvalue 0 of a 0-d tensor": lambda fw: fw.tensor(3.0).kthvalue(0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SELECTION_MISUSES))
+def test_selection_misuse_like_torch(torch, name):
+    mistake = SELECTION_MISUSES[name]
+    with pytest.raises(Exception) as theirs:
+        mistake(torch)
+    with pytest.raises(theirs.type) as ours:
+        mistake(ember)
+    assert str(ours.value) == str(theirs.value)

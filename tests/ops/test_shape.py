@@ -840,3 +840,134 @@ def test_broadcast_tensors_returns_a_tensor_already_of_the_shape_itself(torch):
         return ember.distributions.Normal(*ember.broadcast_tensors(loc, scale)).log_prob(
             ember.broadcast_tensors(value, loc)[0]).sum()
     assert gradcheck(log_density, (ours,))
+
+
+def _grid(fw):
+    return fw.arange(6.).reshape(2, 3)
+
+
+# Mistakes whose error ember words or orders as PyTorch 2.13 does (a sweep found them different)
+SHAPE_MISUSES = {
+    "split 0-d": lambda fw: fw.tensor(1.).split(-1),
+    "split negative size": lambda fw: _grid(fw).split(-1),
+    "split negative size before dim": lambda fw: _grid(fw).split(-1, 5),
+    "chunk 0-d": lambda fw: fw.tensor(1.).chunk(0),
+    "unbind 0-d": lambda fw: fw.tensor(1.).unbind(),
+    "unbind 0-d dim 1": lambda fw: fw.tensor(1.).unbind(1),
+    "narrow 0-d": lambda fw: fw.tensor(1.).narrow(0, 0, 1),
+    "narrow negative length": lambda fw: _grid(fw).narrow(1, 0, -1),
+    "narrow negative length before dim": lambda fw: _grid(fw).narrow(5, 0, -1),
+    "narrow float tensor start": lambda fw: _grid(fw).narrow(1, fw.tensor(1.), 1),
+    "narrow 1-d tensor start": lambda fw: _grid(fw).narrow(1, fw.tensor([1]), 1),
+    "select 0-d": lambda fw: fw.tensor(1.).select(0, 0),
+    "squeeze repeated dim": lambda fw: fw.ones(1, 2, 1).squeeze((0, 0)),
+    "squeeze repeated negative dim": lambda fw: _grid(fw).squeeze((0, -2)),
+    "squeeze 0-d dim out of range": lambda fw: fw.tensor(1.).squeeze(1),
+    "unflatten no sizes": lambda fw: _grid(fw).unflatten(1, ()),
+    "unflatten no sizes before dim": lambda fw: _grid(fw).unflatten(5, ()),
+    "unflatten an int": lambda fw: _grid(fw).unflatten(1, 3),
+    "unflatten a float size": lambda fw: _grid(fw).unflatten(1, (3.0,)),
+    "tensor_split float indices": lambda fw: _grid(fw).tensor_split(fw.tensor([1.])),
+    "tensor_split float indices before dim": lambda fw: _grid(fw).tensor_split(
+        fw.tensor([1.]), 5),
+    "tensor_split 2-d indices": lambda fw: _grid(fw).tensor_split(fw.tensor([[1]])),
+    "hsplit indivisible": lambda fw: _grid(fw).hsplit(2),
+    "hsplit zero": lambda fw: _grid(fw).hsplit(0),
+    "hsplit 0-d": lambda fw: fw.tensor(1.).hsplit(1),
+    "vsplit indivisible": lambda fw: _grid(fw).vsplit(4),
+    "dsplit indivisible": lambda fw: fw.ones(2, 2, 3).dsplit(2),
+    "hstack nothing": lambda fw: fw.hstack([]),
+    "vstack nothing": lambda fw: fw.vstack([]),
+    "row_stack nothing": lambda fw: fw.row_stack([]),
+    "dstack nothing": lambda fw: fw.dstack([]),
+    "column_stack nothing": lambda fw: fw.column_stack([]),
+    "view -1 of nothing": lambda fw: fw.ones(0, 3).view(-1, 0),
+    "reshape -1 of nothing": lambda fw: fw.ones(0, 3).reshape(0, -1),
+    "mT of 1-d": lambda fw: fw.ones(3).mT,
+    "mH of 1-d": lambda fw: fw.ones(3).mH,
+    "H of 1-d": lambda fw: fw.ones(3).H,
+    "H of 3-d": lambda fw: fw.ones(2, 2, 2).H,
+    "cat into long out": lambda fw: fw.cat([_grid(fw)], out=fw.ones(2, 3, dtype=fw.long)),
+    "stack into long out": lambda fw: fw.stack([_grid(fw)], out=fw.ones(1, 2, 3, dtype=fw.long)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_MISUSES))
+def test_shape_misuse_raises_like_torch(torch, name):
+    mistake = SHAPE_MISUSES[name]
+    with pytest.raises(Exception) as theirs:
+        mistake(torch)
+    with pytest.raises(theirs.type) as ours:
+        mistake(ember)
+    assert str(ours.value) == str(theirs.value).replace("torch.", "ember.")
+
+
+@pytest.mark.parametrize("attribute", ["mT", "mH", "H"])
+def test_matrix_transposes_of_a_0d_tensor_are_itself_like_torch(torch, attribute):
+    theirs = getattr(torch.tensor(2.5), attribute)
+    ours = getattr(ember.tensor(2.5), attribute)
+    assert tuple(ours.shape) == tuple(theirs.shape) == ()
+    assert ours.item() == theirs.item()
+
+
+# more of them, from shape, index, reduce and linalg ops that sit beside them
+MORE_MISUSES = {
+    "flatten 0-d past its dims": lambda fw: fw.tensor(1.).flatten(0, 1),
+    "repeat_interleave a negative count": lambda fw: fw.repeat_interleave(_grid(fw), -1),
+    "repeat_interleave counts of another dim": lambda fw: fw.repeat_interleave(
+        _grid(fw), fw.tensor([1, 2]), dim=1),
+    "cartesian_prod of a matrix": lambda fw: fw.cartesian_prod(fw.ones(2), fw.ones(2, 2)),
+    "diff of a negative order": lambda fw: fw.diff(fw.ones(3), n=-1),
+    "diff appending another rank": lambda fw: fw.diff(fw.ones(3), append=fw.ones(2, 2)),
+    "diff prepending a 0-d tensor": lambda fw: fw.diff(fw.ones(3), prepend=fw.tensor(1.)),
+    "unflatten sizes that do not fit": lambda fw: _grid(fw).unflatten(1, (2, -1)),
+    "tril_indices negative columns": lambda fw: fw.tril_indices(3, -1),
+    "triu_indices negative rows": lambda fw: fw.triu_indices(-1, 3),
+    "tril_indices of floats": lambda fw: fw.tril_indices(3, 3, dtype=fw.float64),
+    "triu_indices of int16": lambda fw: fw.triu_indices(3, 3, dtype=fw.int16),
+    "bincount negative minlength": lambda fw: fw.bincount(fw.tensor([1, 2]), minlength=-1),
+    "bincount weights of another length": lambda fw: fw.bincount(fw.tensor([1, 2]),
+                                                                 weights=fw.ones(3)),
+    "histc of int32": lambda fw: fw.histc(fw.ones(3, dtype=fw.int32)),
+    "histc without bins": lambda fw: fw.histc(fw.ones(3), bins=0),
+    "lerp end of another dtype": lambda fw: fw.lerp(fw.ones(3), fw.ones(3, dtype=fw.float64),
+                                                    0.5),
+    "lerp weight of another dtype": lambda fw: fw.lerp(fw.ones(3), fw.ones(3),
+                                                       fw.ones(3, dtype=fw.float64)),
+    "linalg.cross lengths": lambda fw: fw.linalg.cross(fw.ones(3), fw.ones(4)),
+    "linalg.cross lengths along dim 0": lambda fw: fw.linalg.cross(fw.ones(2, 3), fw.ones(2, 4),
+                                                                   dim=0),
+    "linalg.cross dim out of range": lambda fw: fw.linalg.cross(fw.ones(3), fw.ones(3), dim=1),
+    "linalg.cross dtypes": lambda fw: fw.linalg.cross(fw.ones(3), fw.ones(3, dtype=fw.float64)),
+    "tensordot by a count": lambda fw: fw.tensordot(fw.ones(2, 3), fw.ones(2, 3), dims=1),
+    "tensordot by negative dims": lambda fw: fw.tensordot(fw.ones(2, 3), fw.ones(2, 3),
+                                                          dims=([-1], [0])),
+    "cdist negative p": lambda fw: fw.cdist(fw.ones(2, 3), fw.ones(2, 3), p=-1),
+    "eigh bad UPLO": lambda fw: fw.linalg.eigh(fw.eye(2), UPLO="x"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_MISUSES))
+def test_more_misuses_raise_like_torch(torch, name):
+    mistake = MORE_MISUSES[name]
+    with pytest.raises(Exception) as theirs:
+        mistake(torch)
+    with pytest.raises(theirs.type) as ours:
+        mistake(ember)
+    assert str(ours.value) == str(theirs.value).replace("torch.", "ember.")
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_triangle_indices_take_their_dtype_like_torch(torch, dtype):
+    theirs = torch.tril_indices(4, 3, -1, dtype=getattr(torch, dtype))
+    ours = ember.tril_indices(4, 3, -1, dtype=getattr(ember, dtype))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch", "ember")
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("UPLO", ["u", "l"])
+def test_eigh_takes_a_lowercase_uplo_like_torch(torch, UPLO):
+    matrix = np.array([[2.0, 1.0], [5.0, 3.0]])
+    theirs = torch.linalg.eigvalsh(torch.tensor(matrix), UPLO=UPLO)
+    ours = ember.linalg.eigvalsh(ember.tensor(matrix), UPLO=UPLO)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)

@@ -290,3 +290,46 @@ def test_scipy_and_numpy_backends_match_torch(torch, monkeypatch, backend, name)
     (theirs.abs() * torch.tensor(weights)).sum().backward()
     np.testing.assert_allclose(ours_leaf.grad.numpy(), theirs_leaf.grad.resolve_conj().numpy(),
                                rtol=1e-4, atol=1e-4)
+
+
+# Mistakes with torch.fft's arguments whose error (or result) ember gave differently
+FFT_MISUSES = [
+    lambda fw: fw.fft.fft(fw.ones(4), n=-1),
+    lambda fw: fw.fft.rfft(fw.ones(4), n=-1),
+    lambda fw: fw.fft.irfft(fw.ones(4), n=-1),
+    lambda fw: fw.fft.hfft(fw.ones(4), n=-1),
+    lambda fw: fw.fft.fft(fw.tensor(1.0)),
+    lambda fw: fw.fft.fft(fw.tensor(1.0), dim=0),
+    lambda fw: fw.fft.fft2(fw.tensor(1.0)),
+    lambda fw: fw.fft.fftn(fw.tensor(1.0)),
+    lambda fw: fw.fft.fftn(fw.ones(4, 4), dim=(0, -2)),
+    lambda fw: fw.fft.rfftn(fw.ones(4, 4), dim=(1, 1)),
+    lambda fw: fw.fft.fftn(fw.ones(4, 4), s=(4, 4, 4)),
+    lambda fw: fw.fft.rfftn(fw.ones(4), s=(4, 4)),
+    lambda fw: fw.fft.fft(fw.ones(3, dtype=fw.float16)),
+    lambda fw: fw.fft.rfft(fw.ones(4, dtype=fw.float16)),
+    lambda fw: fw.fft.fft(fw.ones(4, dtype=fw.bfloat16)),
+    lambda fw: fw.fft.ihfft(fw.ones(4, dtype=fw.complex64)),
+    lambda fw: fw.fft.ihfft2(fw.ones(4, 4, dtype=fw.complex64)),
+    lambda fw: fw.fft.rfft2(fw.ones(4, 4, dtype=fw.complex64)),
+    lambda fw: fw.fft.fftfreq(-1),
+    lambda fw: fw.fft.fftfreq(0, dtype=fw.float64),
+    lambda fw: fw.fft.irfftn(fw.ones(4, 4), s=(-1, -1)),
+    lambda fw: fw.fft.hfft2(fw.ones(4, 4), s=(4, -1)),
+    lambda fw: fw.fft.irfft2(fw.ones(4, 4), s=(3, -1)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(FFT_MISUSES)))
+def test_fft_misuse_like_torch(torch, case):
+    mistake = FFT_MISUSES[case]
+    try:
+        expected = mistake(torch)
+    except (RuntimeError, IndexError) as error:
+        with pytest.raises(type(error)) as ours:
+            mistake(ember)
+        assert str(ours.value) == str(error)
+        return
+    result = mistake(ember)
+    assert str(result.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1]
+    np.testing.assert_allclose(result.numpy(), expected.numpy(), atol=1e-5)

@@ -131,7 +131,7 @@ def _fusable(input, other):
 
 def add(input, other, alpha=1):
     try:
-        if alpha == 1 and alpha is not True:
+        if alpha == 1 and type(alpha) is not bool:
             out = _plain_binary(np.add, input, other)
             if out is not None:
                 return out
@@ -197,7 +197,7 @@ def _is_bool(operand):
 
 def sub(input, other, alpha=1):
     try:
-        if alpha == 1 and alpha is not True:
+        if alpha == 1 and type(alpha) is not bool:
             out = _plain_binary(np.subtract, input, other)
             if out is not None:
                 return out
@@ -229,19 +229,33 @@ subtract = sub
 def _scaled(input, other, alpha, operation, check_only=False):
     """alpha * other for add/sub, after PyTorch's checks of alpha (a number; not a float when
     both operands are integral); only the checks with ``check_only``."""
-    if not isinstance(alpha, _PYTHON_NUMBERS):
+    if type(alpha) is bool:
+        if not (_is_bool_operand(input) and _is_bool_operand(other)):
+            raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    elif isinstance(alpha, complex):
+        if not (_is_complex_operand(input) or _is_complex_operand(other)):
+            raise RuntimeError("For non-complex input tensors, argument alpha must not be a "
+                               "complex number.")
+        return None if check_only else mul(other, alpha)
+    elif not isinstance(alpha, _PYTHON_NUMBERS):
         raise TypeError(f"{operation}(): argument 'alpha' must be Number, not "
                         f"{type(alpha).__name__}")
     if isinstance(alpha, float) and not _is_floating(input) and not _is_floating(other):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
                            "point number.")
-    if isinstance(alpha, bool) and not (_is_bool(_data_of(input)) and _is_bool(_data_of(other))):
-        raise RuntimeError("Boolean alpha only supported for Boolean results.")
     return None if check_only else mul(other, alpha)
 
 
-def _data_of(operand):
-    return operand._data if isinstance(operand, Tensor) else operand
+def _is_bool_operand(operand):
+    if isinstance(operand, Tensor):
+        return operand._data.dtype == np.bool_
+    return type(operand) is bool
+
+
+def _is_complex_operand(operand):
+    if isinstance(operand, Tensor):
+        return operand._data.dtype.kind == "c"
+    return isinstance(operand, complex)
 
 
 def _is_floating(operand):
