@@ -148,6 +148,25 @@ def assert_raises_like_torch(theirs, ours, error=Exception, same_type=False):
     assert str(our_error.value) == str(their_error.value).replace("torch.Size", "ember.Size")
 
 
+def outcome(call, fw):
+    """How ``call(fw)`` ends: ("raised", exception type name, message with torch's "torch."
+    read as "ember."), or ("returned", value), a tensor as (dtype name, values as a list)."""
+    try:
+        result = call(fw)
+    except Exception as error:
+        return ("raised", type(error).__name__, str(error).replace("torch.", "ember."))
+    if isinstance(result, fw.Tensor):
+        return ("returned", str(result.dtype).split(".")[-1], result.tolist())
+    if isinstance(result, (tuple, list)):
+        result = tuple(result)
+    return ("returned", result)
+
+
+def assert_same_outcome_as_torch(torch, call):
+    """``call(ember)`` ends as ``call(torch)`` does (see ``outcome``)."""
+    assert outcome(call, ember) == outcome(call, torch)
+
+
 def assert_same_result_or_error(theirs, ours, rtol=1e-12, error=RuntimeError):
     """``ours()`` gives ``theirs()``'s tensor (to ``rtol``), or, where torch raises ``error``,
     raises it as torch does."""

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import ember
+from tests.conftest import assert_same_outcome_as_torch
 from ops.op_table import BadInputChecks, ValueChecks
 
 
@@ -390,35 +391,20 @@ def test_hardshrink_and_prelu_methods_match_torch(torch):
     lambda t, fw: t.clamp_min_(0.5), lambda t, fw: t.clamp_max_(0.5),
     lambda t, fw: t.clamp_(min=0.5, max=fw.tensor(1.0)), lambda t, fw: t.clamp_(min=fw.tensor(0.5)),
     lambda t, fw: t.clamp_(min=1)])
-def test_in_place_clamp_of_integers_by_a_float_errs_as_torch(dtype, call):
+def test_in_place_clamp_of_integers_by_a_float_errs_as_torch(torch, dtype, call):
     # the clamp kernel's check for scalar bounds names the C++ type ('long int'); a tensor bound
     # goes through the general cast check ('Long')
-    torch = pytest.importorskip("torch")
-    outcomes = []
-    for fw in (torch, ember):
-        try:
-            outcomes.append(call(fw.tensor([1, 0], dtype=getattr(fw, dtype)), fw).tolist())
-        except RuntimeError as error:
-            outcomes.append(str(error))
-    assert outcomes[1] == outcomes[0]
+    assert_same_outcome_as_torch(
+        torch, lambda fw: call(fw.tensor([1, 0], dtype=getattr(fw, dtype)), fw))
 
 
 @pytest.mark.parametrize("dtype, fill, new_dtype", [
     ("uint8", -0.5, None), ("uint8", -1, None), ("int8", 200, None), ("float32", -1, "uint8"),
     ("float32", 2.7, "int32"), ("bool", 0.5, None), ("float16", 1e6, None),
     ("float32", 2.5, None)])
-def test_new_full_fills_as_torch(dtype, fill, new_dtype):
-    torch = pytest.importorskip("torch")
-    outcomes = []
-    for fw in (torch, ember):
-        tensor = fw.zeros(2, dtype=getattr(fw, dtype))
-        try:
-            result = tensor.new_full((2,), fill, dtype=None if new_dtype is None
-                                     else getattr(fw, new_dtype))
-            outcomes.append((str(result.dtype).split(".")[1], result.tolist()))
-        except RuntimeError as error:
-            outcomes.append(str(error))
-    assert outcomes[1] == outcomes[0]
+def test_new_full_fills_as_torch(torch, dtype, fill, new_dtype):
+    assert_same_outcome_as_torch(torch, lambda fw: fw.zeros(2, dtype=getattr(fw, dtype)).new_full(
+        (2,), fill, dtype=None if new_dtype is None else getattr(fw, new_dtype)))
 
 
 def _assign_grad(fw, grad):
@@ -464,16 +450,8 @@ def _assign_data(fw):
     lambda fw: fw.diff(fw.ones(3), n=-1), lambda fw: fw.corrcoef(fw.ones(2, 2, 2)),
     lambda fw: fw.cov(fw.ones(2, 2, 2)), lambda fw: fw.ones(2).copy_(fw.ones(3)),
     lambda fw: fw.ones(2).copy_(fw.ones(2, 2))])
-def test_misuse_raises_torchs_error(call):
-    torch = pytest.importorskip("torch")
-    outcomes = []
-    for fw in (torch, ember):
-        try:
-            result = call(fw)
-            outcomes.append(tuple(result) if hasattr(result, "__len__") else result)
-        except Exception as error:
-            outcomes.append((type(error).__name__, str(error)))
-    assert outcomes[1] == outcomes[0]
+def test_misuse_raises_torchs_error(torch, call):
+    assert_same_outcome_as_torch(torch, call)
 
 
 @pytest.mark.parametrize("destination, source", [
