@@ -204,6 +204,10 @@ def random_split(dataset, lengths, generator=None):
             if length == 0:
                 warnings.warn(f"Length of split at index {index} is 0. This might result in an "
                               "empty dataset.", stacklevel=2)
+    if any(length < 0 for length in lengths):
+        # PyTorch slices its permutation with them and returns overlapping subsets (a silent
+        # data leak between splits): ember refuses them
+        raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
     if sum(lengths) != len(dataset):
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     permutation = _random.permutation(generator, sum(lengths)).tolist()
