@@ -131,7 +131,7 @@ def _fusable(input, other):
 
 def add(input, other, alpha=1):
     try:
-        if alpha == 1 and type(alpha) is not bool:
+        if alpha == 1 and alpha is not True:  # (of the bools only True equals 1)
             out = _plain_binary(np.add, input, other)
             if out is not None:
                 return out
@@ -197,7 +197,7 @@ def _is_bool(operand):
 
 def sub(input, other, alpha=1):
     try:
-        if alpha == 1 and type(alpha) is not bool:
+        if alpha == 1 and alpha is not True:  # (of the bools only True equals 1)
             out = _plain_binary(np.subtract, input, other)
             if out is not None:
                 return out
@@ -247,9 +247,7 @@ def _scaled(input, other, alpha, operation, check_only=False):
 
 
 def _is_bool_operand(operand):
-    if isinstance(operand, Tensor):
-        return operand._data.dtype == np.bool_
-    return type(operand) is bool
+    return _is_bool(operand._data if isinstance(operand, Tensor) else operand)
 
 
 def _is_complex_operand(operand):
