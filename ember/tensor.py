@@ -5,6 +5,7 @@ changes bump. The methods and operators that run ops are bound from one table in
 ``ember/_tensor_methods.py``; the ops decide what is recorded.
 """
 import copy
+import operator
 import os
 import sys
 import warnings
@@ -92,26 +93,33 @@ class Size(tuple):
     """The shape of a tensor: a tuple that prints like ``ember.Size([2, 3])``; slices, sums
     with tuples and repetitions are Sizes too, as PyTorch's (``x.shape[1:]`` prints as one)."""
 
+    def __new__(cls, sizes=()):
+        items = tuple(sizes)
+        for item in items:
+            if type(item) is not int:
+                return tuple.__new__(cls, _size_items(items))
+        return tuple.__new__(cls, items)
+
     def __repr__(self):
         return f"{repr_prefix()}.Size({list(self)})"
 
     def __getitem__(self, index):
         item = tuple.__getitem__(self, index)
-        return Size(item) if isinstance(index, slice) else item
+        return _size(item) if isinstance(index, slice) else item
 
     def __add__(self, other):
         if not isinstance(other, tuple):
             raise TypeError(f"can only concatenate tuple (not {type(other).__name__}) to "
                             f"{repr_prefix()}.Size")
-        return Size(tuple.__add__(self, other))
+        return _size(tuple.__add__(self, other))
 
     def __radd__(self, other):
         if not isinstance(other, tuple):
             return NotImplemented
-        return Size(tuple.__add__(other, self))
+        return _size(tuple.__add__(other, self))
 
     def __mul__(self, count):
-        return Size(tuple.__mul__(self, count))
+        return _size(tuple.__mul__(self, count))
 
     __rmul__ = __mul__
 
@@ -120,6 +128,35 @@ class Size(tuple):
         for size in self:
             count *= size
         return count
+
+
+def _size(shape):
+    """A Size of a tuple of ints known valid (a NumPy shape), without Size()'s checks."""
+    return tuple.__new__(Size, shape)
+
+
+def _size_items(items):
+    """Size()'s items as PyTorch takes them: ints, NumPy integers (kept), bools and
+    one-element integer tensors (as ints); anything else is its TypeError."""
+    converted = []
+    for index, item in enumerate(items):
+        if isinstance(item, (int, np.integer)):
+            converted.append(int(item) if isinstance(item, bool) else item)
+            continue
+        if isinstance(item, Tensor) and item._data.size == 1 and item._data.dtype.kind in "iub":
+            converted.append(int(item._data.reshape(-1)[0]))
+            continue
+        kind = type(item)
+        name = kind.__name__
+        if kind.__module__ != "builtins" and not kind.__flags__ & _HEAP_TYPE and \
+                not isinstance(item, Tensor):
+            name = f"{kind.__module__}.{name}"  # a C type's tp_name carries its module
+        raise TypeError(f"{repr_prefix()}.Size() takes an iterable of 'int' (item {index} is "
+                        f"'{name}')")
+    return converted
+
+
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python
 
 
 # PyTorch's words for an integer or bool tensor asked to require grad, by the way it is asked
@@ -231,11 +268,13 @@ class Tensor:
     # ---- metadata ----------------------------------------------------------------------------
     @property
     def shape(self):
-        return Size(self._data.shape)
+        return _size(self._data.shape)
 
     def size(self, dim=None):
         if dim is None:
-            return Size(self._data.shape)
+            return _size(self._data.shape)
+        if not self._data.ndim:
+            _no_dimensions(dim)
         return self._data.shape[_normalize_dim(dim, self._data.ndim)]
 
     @property
@@ -283,7 +322,11 @@ class Tensor:
         strides = tuple(step // self._data.itemsize for step in self._data.strides)
         if not self._data.size and not any(strides):
             strides = _empty_strides(self._data.shape)
-        return strides if dim is None else strides[_normalize_dim(dim, self._data.ndim)]
+        if dim is None:
+            return strides
+        if not self._data.ndim:
+            _no_dimensions(dim)
+        return strides[_normalize_dim(dim, self._data.ndim)]
 
     def is_contiguous(self, memory_format=contiguous_format):
         if memory_format is contiguous_format:
@@ -801,6 +844,12 @@ def _init(tensor, array):
     fresh = Tensor._result(array)
     for name in _STATE:
         setattr(tensor, name, getattr(fresh, name))
+
+
+def _no_dimensions(dim):
+    """size(dim) and stride(dim) of a 0-d tensor: PyTorch's IndexError (after its int check)."""
+    index = operator.index(dim)
+    raise IndexError(f"Dimension specified as {index} but tensor has no dimensions")
 
 
 def _normalize_dim(dim, ndim):

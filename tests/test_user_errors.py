@@ -2,6 +2,7 @@
 (``ember.`` where PyTorch prints ``torch.``)."""
 import warnings
 
+import numpy as np
 import pytest
 
 import ember
@@ -83,6 +84,27 @@ MISTAKES = {
             lib.ones(2), lib.ones(2, dtype=lib.bool)),
     "to a dtype name": lambda lib: lib.ones(2).to("float32"),
     "reshape negative size": lambda lib: lib.ones(6).reshape(3, -2),
+    "Size of strings": lambda lib: lib.Size(["a"]),
+    "Size of a float": lambda lib: lib.Size([2, 1.5]),
+    "Size of None": lambda lib: lib.Size([None]),
+    "Size of a NumPy float": lambda lib: lib.Size([np.float64(2)]),
+    "Size of a float tensor": lambda lib: lib.Size([lib.tensor(2.0)]),
+    "Size of an int": lambda lib: lib.Size(3),
+    "size(0) of a 0-d tensor": lambda lib: lib.tensor(1.0).size(0),
+    "size(-2) of a 0-d tensor": lambda lib: lib.tensor(1.0).size(-2),
+    "stride(3) of a 0-d tensor": lambda lib: lib.tensor(1.0).stride(3),
+    "grad of a float": lambda lib: lib.autograd.grad(1.0, lib.ones(2, requires_grad=True)),
+    "grad of a list with a float":
+        lambda lib: lib.autograd.grad([1.0], lib.ones(2, requires_grad=True)),
+    "grad by an int": lambda lib: lib.autograd.grad(lib.ones(2, requires_grad=True).sum(), 2),
+    "grad by a str": lambda lib: lib.autograd.grad(lib.ones(2, requires_grad=True).sum(), "ab"),
+    "grad with a float grad_output": lambda lib: lib.autograd.grad(
+        (lib.ones(2, requires_grad=True) * 2).sum(), lib.ones(1), grad_outputs=[1.0]),
+    "backward of a list with a float":
+        lambda lib: lib.autograd.backward([lib.ones(2, requires_grad=True).sum(), 1.0]),
+    "backward with an int gradient":
+        lambda lib: lib.autograd.backward([lib.ones(2, requires_grad=True).sum()], [2]),
+    "backward with inputs=3": lambda lib: lib.ones(2, requires_grad=True).sum().backward(inputs=3),
 }
 
 
@@ -177,3 +199,12 @@ def test_nll_loss_takes_one_target_for_one_unbatched_sample(torch):
                        lib.nn.functional.cross_entropy(log_probabilities, lib.tensor([2])).item()])
     assert values[0] == pytest.approx(values[1])
     assert values[0][0] == 2.0
+
+
+def test_size_takes_integers_as_torch(torch):
+    """NumPy integers are kept, bools and one-element integer tensors become ints."""
+    items = [np.int64(2), True, torch.tensor([3]), 4]
+    theirs = torch.Size(items)
+    ours = ember.Size([np.int64(2), True, ember.tensor([3]), 4])
+    assert list(ours) == list(theirs) == [2, 1, 3, 4]
+    assert [type(item) for item in ours] == [type(item) for item in theirs]

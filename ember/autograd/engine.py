@@ -20,7 +20,7 @@ from sys import getrefcount
 import numpy as np
 
 from .. import _threads
-from .._dtype import from_numpy_dtype
+from .._dtype import from_numpy_dtype, repr_prefix
 from .._hooks import RemovableHandle
 from .._layout import empty_strided, gradient_strides, obeys_gradient_layout
 from ..tensor import Size, Tensor, warn_once
@@ -566,7 +566,13 @@ def _root_grads(tensors, grad_tensors, create_graph):
             array = np.ones(tensor._data.shape, dtype=tensor._data.dtype)
             grads.append(Tensor._wrap(array) if create_graph else array)
             continue
-        array = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if isinstance(gradient, Tensor):
+            array = gradient._data
+        elif type(gradient) is np.ndarray:  # ember's own callers
+            array = gradient
+        else:
+            raise TypeError(f"gradients can be either Tensors or None, but got "
+                            f"{type(gradient).__name__}")
         if array.shape != tensor._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of "
                                f"{Size(array.shape)} and output[{index}] has a shape of "
@@ -584,22 +590,19 @@ def _root_grads(tensors, grad_tensors, create_graph):
 
 
 def _as_tensor_tuple(value, name, inputs=False):
-    """A Tensor or any iterable of them (``model.parameters()``, as PyTorch takes) as a tuple;
-    an input that is not a Tensor is PyTorch's RuntimeError, anything else a TypeError."""
+    """A Tensor or any iterable of them (``model.parameters()``, as PyTorch takes) as a tuple,
+    with PyTorch's errors: a TypeError for what is not iterable, then a RuntimeError for an input
+    that is not a Tensor, an AssertionError for an output (its ``_make_grads`` assert)."""
     if isinstance(value, Tensor):
         return (value,)
-    try:
-        values = tuple(value)
-    except TypeError:
-        values = None
-    if values is not None and all(isinstance(item, Tensor) for item in values):
-        return values
-    if values is not None and inputs:
-        wrong = next(item for item in values if not isinstance(item, Tensor))
-        raise RuntimeError(f"all inputs have to be Tensors or GradientEdges, but got "
-                           f"{type(wrong).__name__}")
-    raise TypeError(f"{name}: expected a Tensor or a sequence of Tensors, got "
-                    f"{type(value).__name__}")
+    values = tuple(value)  # "'float' object is not iterable", as PyTorch's
+    for item in values:
+        if not isinstance(item, Tensor):
+            if inputs:
+                raise RuntimeError(f"all inputs have to be Tensors or GradientEdges, but got "
+                                   f"{type(item).__name__}")
+            raise AssertionError(f"Expected output to be a {repr_prefix()}.Tensor")
+    return values
 
 
 def _grad_tuple(grad_tensors, count):
