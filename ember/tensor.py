@@ -473,6 +473,8 @@ class Tensor:
         out = Tensor._wrap(_alias(self._data))
         out._vc = self._version_counter() if not self._is_inference else None
         out._is_inference = self._is_inference
+        if self._on_meta:
+            out._on_meta = True
         return out
 
     def detach_(self):

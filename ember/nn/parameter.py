@@ -36,19 +36,29 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class Buffer(Tensor):
-    """A tensor that a Module registers as a buffer when assigned as an attribute (in its
-    state_dict unless ``persistent=False``); it shares the storage of the tensor it wraps."""
+class _BufferMeta(type):
+    """``isinstance(t, Buffer)`` holds for the tensors Buffer() made (PyTorch's _BufferMeta)."""
 
-    __slots__ = ("persistent",)
+    def __instancecheck__(cls, instance):
+        if cls is Buffer:
+            return isinstance(instance, Tensor) and getattr(instance, "_is_buffer", False)
+        return super().__instancecheck__(instance)
 
-    def __init__(self, data=None, *, persistent=True):
-        _init(self, _storage("Buffer", data))
-        if data is not None and data.requires_grad:
-            self.requires_grad_(True)
-        if data is not None and data._on_meta:
-            self._on_meta = True
-        self.persistent = persistent
+
+class Buffer(Tensor, metaclass=_BufferMeta):
+    """Marks a tensor that a Module registers as a buffer when assigned as an attribute (in its
+    state_dict unless ``persistent=False``). As in PyTorch, Buffer(data) is a plain Tensor (a
+    detached view of ``data``, sharing its storage) that carries the mark."""
+
+    def __new__(cls, data=None, *, persistent=True):
+        if data is None:
+            data = Tensor._wrap(_storage("Buffer", None))
+        elif not isinstance(data, Tensor):
+            _storage("Buffer", data)  # raises naming the type
+        marked = data.detach().requires_grad_(data.requires_grad)
+        marked.persistent = persistent
+        marked._is_buffer = True
+        return marked
 
 
 _UNINITIALIZED_SHAPE = (

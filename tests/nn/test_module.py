@@ -841,3 +841,21 @@ def test_load_state_dict_of_a_non_tensor_value_says_what_torch_says(torch):
                                    "bias": library.ones(2)})
         messages.append(str(error.value).replace("ember.Tensor", "torch.Tensor"))
     assert messages[0] == messages[1]
+
+
+def test_buffer_is_a_marked_plain_tensor_as_in_torch(torch):
+    """nn.Buffer(t) is a plain Tensor sharing t's storage; only marked tensors are Buffers."""
+    seen = []
+    for module in (ember, torch):
+        data = module.ones(3, requires_grad=True)
+        buffer = module.nn.Buffer(data, persistent=False)
+        with module.no_grad():
+            buffer[0] = 5.0
+        layer = module.nn.Linear(2, 2)
+        layer.stat = buffer
+        seen.append((type(buffer) is module.Tensor, isinstance(buffer, module.nn.Buffer),
+                     isinstance(data, module.nn.Buffer), buffer.requires_grad, buffer.is_leaf,
+                     buffer.persistent, data.tolist(), type(layer.stat) is module.Tensor,
+                     list(layer.state_dict()), tuple(module.nn.Buffer().shape)))
+    assert seen[0] == seen[1]
+    assert seen[0][:3] == (True, True, False)
