@@ -109,6 +109,10 @@ class Node:
     # The edges ``next_functions`` shows, by index, where PyTorch's node lists its inputs in
     # another order or without the op's options (None: every edge, in argument order).
     _next_order = None
+    # PyTorch's names of the saved items, by position in ``saved`` (Tanh: ("result",)), which
+    # grad_fn._saved_<name> returns; None: the node shows none.
+    _saved_names = None
+    multiple_views = False  # True on the nodes of ops returning several views (split, unbind)
 
     # ---- ctx API -----------------------------------------------------------------------------
     def save_for_backward(self, *items):
@@ -180,6 +184,19 @@ class Node:
         self._non_differentiable = {id(output) for output in outputs}
 
     # ---- node API ----------------------------------------------------------------------------
+    def __getattr__(self, name):
+        # Only reached for what the instance and its class lack: PyTorch's grad_fn._saved_self,
+        # _saved_result, ... (an input as the tensor itself, an output rebuilt with this node
+        # as its grad_fn, None where the item was not needed).
+        names = self._saved_names
+        if names is not None and name.startswith("_saved_") and name[7:] in names:
+            if self._released:
+                raise RuntimeError(SECOND_BACKWARD)
+            items = self._saved_with_history() if self.saved is not None else ()
+            index = names.index(name[7:])
+            return items[index] if index < len(items) else None
+        raise AttributeError(f"'{self.name()}' object has no attribute '{name}'")
+
     def name(self):
         name = self._torch_name
         return name if name is not None else type(self).__name__ + "Backward0"

@@ -693,6 +693,7 @@ class _Softmax(Op):
     inputs are cut along their first axis (when that is not ``axis``) over ember's threads."""
     output_layout = staticmethod(row_major_layout)
     _next_order = (0,)  # PyTorch lists the one tensor input, not the options
+    _saved_names = ("result",)
 
     differentiable_backward = True
     logarithm = False

@@ -304,3 +304,37 @@ def test_gradients_without_a_derivative_name_torchs_refusing_node(torch, express
         names.append((gradient.grad_fn.name(), repr(gradient.grad_fn).split(" ")[0],
                       repr(gradient).rpartition("grad_fn=")[2]))
     assert names[1] == names[0]
+
+
+def _saved_attributes(fw):
+    """What PyTorch's autograd notes show of grad_fn._saved_*: a saved input is the tensor
+    itself, a saved output an equal tensor (not the output object) whose grad_fn is the node,
+    an item the backward does not need is None, and a freed node raises."""
+    x = fw.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    w = fw.tensor([3.0, 4.0, -2.0])
+    seen = []
+    y = x.pow(2)
+    seen += [x is y.grad_fn._saved_self, y.grad_fn._saved_exponent]
+    for make in (lambda: x.exp(), lambda: x.tanh(), lambda: x.sigmoid(), lambda: x.relu(),
+                 lambda: x.softmax(0)):
+        out = make()
+        saved = out.grad_fn._saved_result
+        seen += [saved is out, saved.tolist() == out.tolist(), saved.grad_fn is out.grad_fn]
+    product, quotient = x * w, x / w
+    seen += [product.grad_fn._saved_self is None, product.grad_fn._saved_other.tolist(),
+             quotient.grad_fn._saved_self is None, quotient.grad_fn._saved_other.tolist(),
+             x.sin().grad_fn._saved_self is x]
+    both = x * x.detach().requires_grad_()
+    seen += [both.grad_fn._saved_self is x]
+    freed = x.exp()
+    freed.sum().backward()
+    for name in ("_saved_result", "_saved_nothing"):
+        try:
+            getattr(freed.grad_fn, name)
+        except (RuntimeError, AttributeError) as error:
+            seen.append((type(error).__name__, str(error).replace("torch", "ember")))
+    return seen
+
+
+def test_saved_attributes_as_torch(torch):
+    assert _saved_attributes(ember) == _saved_attributes(torch)

@@ -437,6 +437,7 @@ class _OfInput(Op):
     are computed in ranges over ember's threads."""
 
     output_layout = staticmethod(pointwise_layout)
+    _saved_names = ("self",)
 
     quiet = False
     differentiable_backward = True
@@ -526,6 +527,7 @@ class _OfOutput(Op):
     the input where the derivative is cheaper from y (exp, tanh, sqrt)."""
 
     output_layout = staticmethod(pointwise_layout)
+    _saved_names = ("result",)
 
     quiet = False
     differentiable_backward = True

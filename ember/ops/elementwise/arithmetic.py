@@ -264,6 +264,7 @@ def _is_floating(operand):
 
 class Mul(_Binary):
     differentiable_backward = True
+    _saved_names = ("other", "self")
 
     @staticmethod
     def forward(ctx, a, b):
@@ -313,6 +314,7 @@ def square(input):
 
 class Div(_Binary):
     differentiable_backward = True
+    _saved_names = ("other", "self")
 
     @staticmethod
     def forward(ctx, a, b):
@@ -548,6 +550,7 @@ def fmod(input, other):
 
 class Pow(_Binary):
     differentiable_backward = True
+    _saved_names = ("self", "exponent", "result")
 
     @staticmethod
     def forward(ctx, base, exponent):

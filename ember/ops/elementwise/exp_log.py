@@ -280,6 +280,7 @@ def one_plus_exp_negated(x, out):
 class Sigmoid(Op):
     output_layout = staticmethod(unary_layout)
     differentiable_backward = True
+    _saved_names = ("result",)
 
     @staticmethod
     def forward(ctx, x):

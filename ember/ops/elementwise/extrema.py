@@ -278,6 +278,7 @@ class Relu(Op):
     output_layout = staticmethod(unary_layout)
     differentiable_backward = True
     backward_keeps_input = True
+    _saved_names = ("result",)
 
     @staticmethod
     def forward(ctx, x):
