@@ -1141,3 +1141,25 @@ def test_solve_batch_mismatch_names_b_first_like_torch(torch, a_batch, b_shape):
     with pytest.raises(RuntimeError) as ours:
         solve(ember)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(3, 4, 30, 16), (7, 9, 5), (2, 3, 33, 32), (5, 8, 64)])
+def test_batched_product_with_a_transposed_operand_matches_torch(torch, dtype, shape):
+    # q @ k^T over batches of small matrices (b stored transposed, copied before BLAS up to a
+    # depth of 32; 64 stays a view): values and both gradients as torch
+    random = np.random.default_rng(shape[-1])
+    arrays = [random.standard_normal(shape).astype(dtype) for _ in range(3)]
+    results = []
+    for fw in (ember, torch):
+        query, key, upstream = (fw.tensor(array, requires_grad=True) for array in arrays)
+        scores = query @ key.transpose(-2, -1)
+        weights = scores.softmax(-1)
+        out = weights @ query  # its backward multiplies by query^T, transposed again
+        (out * upstream).sum().backward()
+        results.append([scores.detach().numpy(), out.detach().numpy(), query.grad.numpy(),
+                        key.grad.numpy()])
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    for mine, theirs in zip(*results):
+        assert mine.dtype == theirs.dtype
+        np.testing.assert_allclose(mine, theirs, rtol=tolerance, atol=tolerance)
