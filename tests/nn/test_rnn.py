@@ -217,6 +217,32 @@ def test_lstm_step_compiled_equals_numpy(dtype, given):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7, 5), (1, 1), (33, 17)])
+def test_gru_step_backward_compiled_equals_numpy_bit_for_bit(dtype, shape):
+    """The compiled GRU step backward repeats the NumPy path's products in their order: the
+    same bits, with the hidden gates' new part a strided column slice and a strided state."""
+    if not _jit.available():
+        pytest.skip("numba is not installed")
+    batch, size = shape
+    rng = np.random.default_rng(size)
+    input_gates, hidden_gates = rng.standard_normal((2, batch, 3 * size)).astype(dtype) * 3
+    hidden = rng.standard_normal((size, batch)).astype(dtype).T
+    grad = rng.standard_normal((batch, size)).astype(dtype)
+
+    _, _, saved = STEPS["GRU"].forward(np, input_gates, hidden_gates, hidden, None)
+
+    def run():
+        return STEPS["GRU"].backward(np, grad, None, saved, hidden, None)[:3]
+
+    compiled = run()
+    with _jit.disabled():
+        reference = run()
+    for value, expected in zip(compiled, reference):
+        assert value.dtype == dtype and value.shape == expected.shape
+        np.testing.assert_array_equal(value, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bias, bidirectional, used", [
     (True, False, "all"), (False, True, "all"), (True, True, "states"), (True, False, "output"),
 ])
