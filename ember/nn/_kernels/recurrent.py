@@ -245,6 +245,20 @@ class GRUStep:
         size = hidden.shape[-1]
         reset_update = _sigmoid(xp, input_gates[..., :2 * size] + hidden_gates[..., :2 * size])
         hidden_new_part = hidden_gates[..., 2 * size:]
+        compiled = None
+        if xp is np:
+            compiled = _compiled_for(_gru_new_gate_kernel, reset_update, hidden)
+            if not (input_gates.dtype == hidden_gates.dtype == hidden.dtype
+                    and input_gates.ndim == 2):
+                compiled = None
+        if compiled is not None:
+            # the NumPy passes' arithmetic in two compiled passes around NumPy's tanh
+            new = np.empty(hidden.shape, hidden.dtype)
+            compiled(input_gates, reset_update, hidden_new_part, new)
+            np.tanh(new, out=new)
+            output = np.empty_like(new)
+            _gru_output_kernel.compiled()(new, reset_update, hidden, output)
+            return output, None, (reset_update, new, hidden_new_part)
         new = xp.tanh(input_gates[..., 2 * size:] + reset_update[..., :size] * hidden_new_part)
         output = new + reset_update[..., size:] * (hidden - new)
         return output, None, (reset_update, new, hidden_new_part)
@@ -265,6 +279,27 @@ class GRUStep:
         grad_input_gates = xp.concat([grad_reset, grad_update, grad_new], axis=-1)
         grad_hidden_gates = xp.concat([grad_reset, grad_update, grad_new * reset], axis=-1)
         return grad_input_gates, grad_hidden_gates, grad * update, None
+
+
+@_jit.kernel
+def _gru_new_gate_kernel(input_gates, reset_update, hidden_new_part, out):
+    """x_n + r * h_n (the new gate's pre-activation) of a GRU step."""
+    rows, size = out.shape
+    for row in range(rows):
+        for column in range(size):
+            out[row, column] = (input_gates[row, 2 * size + column]
+                                + reset_update[row, column] * hidden_new_part[row, column])
+
+
+@_jit.kernel
+def _gru_output_kernel(new, reset_update, hidden, out):
+    """n + z * (h - n): a GRU step's output."""
+    rows, size = out.shape
+    for row in range(rows):
+        for column in range(size):
+            new_value = new[row, column]
+            out[row, column] = new_value + reset_update[row, size + column] * (
+                hidden[row, column] - new_value)
 
 
 def _gru_backward_arrays(grad, reset_update, new, hidden_new_part, hidden):
