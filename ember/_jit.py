@@ -102,9 +102,12 @@ def _exp_float32(value):
     it, inf above; NaN stays NaN. Branch-free, so that a kernel's loop calling it vectorises
     (numba's own exp is a scalar call per element). Once numba is loaded, ``exp_float32`` is
     this function compiled, ``float32_from_bits`` an intrinsic usable only inside kernels."""
-    # NaN fails the comparison and goes through as the lower bound (a float-to-int conversion
-    # of NaN is undefined in LLVM); it comes back at the end
-    clamped = value if value > _EXP_LOWEST else _EXP_LOWEST
+    # Below the range the argument becomes 0, not the lower bound: the result is replaced at the
+    # end, and the bound's exp (float32's smallest normal) made the subnormals whose arithmetic
+    # costs ~100 cycles each (a softmax row ending in masked -inf divides by its sum: 5x slower).
+    # NaN fails the comparison too (a float-to-int conversion of NaN is undefined in LLVM); it
+    # comes back at the end.
+    clamped = value if value >= _EXP_LOWEST else _ZERO
     clamped = _EXP_HIGHEST if clamped > _EXP_HIGHEST else clamped
     power = np.floor(clamped * _LOG2_E + _HALF)
     reduced = clamped - power * _LN2_HIGH
@@ -167,8 +170,8 @@ def exp_float32_array(values, out):
     underflows = values < _EXP_LOWEST
     missing = np.isnan(values)
     nans = values[missing]
-    clamped = np.clip(values, _EXP_LOWEST, _EXP_HIGHEST)
-    clamped[missing] = _EXP_LOWEST
+    clamped = np.minimum(values, _EXP_HIGHEST)
+    clamped[missing | underflows] = _ZERO  # as exp_float32: replaced below, no subnormals
     power = np.multiply(clamped, _LOG2_E)
     power += _HALF
     np.floor(power, out=power)

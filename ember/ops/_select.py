@@ -24,30 +24,32 @@ def where(xp, condition, a, b):
 
 
 def _compiled_select(condition, a, b):
-    """The compiled select, or None where it does not apply: ``condition`` a C-contiguous bool
-    array, ``a`` and ``b`` C-contiguous arrays of its shape and one float dtype, or one of them
-    a Python number (which takes the array's dtype, as NumPy's weak scalars do)."""
-    if (type(condition) is not np.ndarray or condition.dtype != np.bool_
-            or condition.size < _MIN_ELEMENTS or not condition.flags.c_contiguous):
+    """The compiled select, or None where it does not apply: ``condition`` a bool array that
+    broadcasts to the result, ``a`` and ``b`` C-contiguous arrays of the result's shape and one
+    float dtype, or one of them a Python number (which takes the array's dtype, as NumPy's weak
+    scalars do) or a 0-d array of the other's dtype (masked_fill's value)."""
+    if type(condition) is not np.ndarray or condition.dtype != np.bool_:
         return None
-    if type(a) is np.ndarray and type(b) is np.ndarray:
-        if not (_fits(a, condition) and _fits(b, condition) and a.dtype == b.dtype):
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim and b.ndim:
+        if not (_fits(a) and a.shape == b.shape and _fits(b) and a.dtype == b.dtype):
             return None
-        kernel = _select_arrays.compiled()
+        condition = _spread(condition, a.shape)
+        kernel = None if condition is None else _select_arrays.compiled()
         if kernel is None:
             return None
         out = np.empty(a.shape, a.dtype)
         kernel(condition.reshape(-1), a.reshape(-1), b.reshape(-1), out.reshape(-1))
         return out
-    if type(a) is np.ndarray and _plain_number(b):
-        array, number, number_where = a, b, False
-    elif type(b) is np.ndarray and _plain_number(a):
-        array, number, number_where = b, a, True
+    if type(a) is np.ndarray and a.ndim and _number_for(b, a) is not None:
+        array, number, number_where = a, _number_for(b, a), False
+    elif type(b) is np.ndarray and b.ndim and _number_for(a, b) is not None:
+        array, number, number_where = b, _number_for(a, b), True
     else:
         return None
-    if not _fits(array, condition):
+    if not _fits(array):
         return None
-    kernel = _select_number.compiled()
+    condition = _spread(condition, array.shape)
+    kernel = None if condition is None else _select_number.compiled()
     if kernel is None:
         return None
     out = np.empty(array.shape, array.dtype)
@@ -56,9 +58,33 @@ def _compiled_select(condition, a, b):
     return out
 
 
-def _fits(array, condition):
-    return (array.shape == condition.shape and array.dtype in _DTYPES
+def _fits(array):
+    return (array.dtype in _DTYPES and array.size >= _MIN_ELEMENTS
             and array.flags.c_contiguous)
+
+
+def _spread(condition, shape):
+    """``condition`` as a C-contiguous bool array of ``shape``: itself, or its broadcast copied
+    (an attention mask of (1, 1, T, T) or (B, 1, 1, T) against (B, H, T, T) scores: a bool
+    copy costs a fraction of np.where's unvectorised pass). None where it does not broadcast
+    to exactly ``shape``."""
+    if condition.shape != shape:
+        if condition.ndim > len(shape) or any(
+                size not in (1, full) for size, full in
+                zip(condition.shape[::-1], shape[::-1])):
+            return None
+        return np.ascontiguousarray(np.broadcast_to(condition, shape))
+    return condition if condition.flags.c_contiguous else np.ascontiguousarray(condition)
+
+
+def _number_for(value, array):
+    """``value`` as the number a select kernel takes beside ``array``: a plain Python number,
+    or the element of a 0-d array of ``array``'s dtype (np.where keeps that dtype); else None."""
+    if _plain_number(value):
+        return value
+    if type(value) is np.ndarray and value.ndim == 0 and value.dtype == array.dtype:
+        return value[()]
+    return None
 
 
 def _plain_number(value):

@@ -555,6 +555,29 @@ def test_gelu_without_a_graph_equals_the_recorded_node_and_torch(torch, dtype, a
     assert np.isnan(plain.numpy()[np.isnan(x)]).all()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("shape", [(), (7, 5), (2, 3, 129), (4, 64, 256)])
+@pytest.mark.parametrize("strided", [False, True])
+def test_gelu_tanh_gradient_matches_torch(torch, dtype, shape, strided):
+    # the in-place derivative of the tanh GELU against torch's, special values included, for a
+    # transposed input and a broadcast upstream gradient (sum's backward)
+    random = np.random.default_rng(sum(shape))
+    x = (random.standard_normal(shape) * 4).astype(dtype)
+    if x.size >= 6:
+        x.reshape(-1)[:6] = [np.inf, -np.inf, 0.0, -0.0, 40.0, -9.0]
+    upstream = random.standard_normal(shape).astype(dtype)
+    grads = []
+    for fw in (ember, torch):
+        leaf = fw.tensor(x, requires_grad=True)
+        source = leaf.transpose(0, 1) if strided and x.ndim >= 2 else leaf
+        out = fw.nn.functional.gelu(source, approximate="tanh")
+        (out.sum() if strided else (out * fw.tensor(upstream)).sum()).backward()
+        grads.append(leaf.grad.numpy())
+    tolerance = {"float32": 1e-5, "float64": 1e-12, "float16": 2e-3}[dtype]
+    assert grads[0].dtype == grads[1].dtype
+    np.testing.assert_allclose(grads[0], grads[1], rtol=tolerance, atol=tolerance)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_of_a_zero_dim_tensor_keeps_its_shape_as_torch(torch, dtype, approximate):

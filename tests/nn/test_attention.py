@@ -84,6 +84,38 @@ def test_sdpa_fully_masked_rows_give_zeros_and_finite_gradients_as_torch(torch):
         assert_close(ember_leaf.grad, torch_leaf.grad, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("mask_kind", ["float_padding", "bool_padding", "float_dense"])
+@pytest.mark.parametrize("shape", [(3, 4, 37, 16), (2, 2, 9, 8)])
+def test_sdpa_masked_scores_in_the_compiled_rows_match_torch(torch, mask_kind, shape):
+    # padding masks (some rows without any key) and a dense float mask on float32 scores large
+    # enough for the compiled exp-and-sum rows: outputs and gradients as torch
+    batch, heads, length, size = shape
+    random = np.random.default_rng(length)
+    torch_q, ember_q = _leaf_pair(torch, shape, 1)
+    torch_k, ember_k = _leaf_pair(torch, shape, 2)
+    torch_v, ember_v = _leaf_pair(torch, shape[:-1] + (size + 3,), 3)
+    if mask_kind == "float_dense":
+        mask = random.standard_normal((length, length)).astype(np.float32) * 3
+    else:
+        keep = np.arange(length) < random.integers(1, length + 1, (batch, 1, length, 1))
+        keep[0, 0, 2] = False  # a query row without any key
+        mask = keep if mask_kind == "bool_padding" else np.where(keep, 0, -np.inf).astype(
+            np.float32)
+    torch_mask, ember_mask = _mask_pair(torch, mask)
+    torch_out = torch.nn.functional.scaled_dot_product_attention(torch_q, torch_k, torch_v,
+                                                                 attn_mask=torch_mask)
+    ember_out = F.scaled_dot_product_attention(ember_q, ember_k, ember_v, attn_mask=ember_mask)
+    expected = torch_out.detach().numpy()
+    finite = np.isfinite(expected)  # torch's float -inf row is NaN, its bool one 0
+    np.testing.assert_array_equal(np.isfinite(ember_out.detach().numpy()), finite)
+    np.testing.assert_allclose(ember_out.detach().numpy()[finite], expected[finite], atol=1e-5)
+    if finite.all():
+        _backward_both(torch, torch_out, ember_out)
+        for torch_leaf, ember_leaf in ((torch_q, ember_q), (torch_k, ember_k),
+                                       (torch_v, ember_v)):
+            assert_close(ember_leaf.grad, torch_leaf.grad, rtol=1e-4, atol=1e-5)
+
+
 def test_sdpa_grouped_query_attention_matches_torch(torch):
     torch_q, ember_q = _leaf_pair(torch, (2, 4, 3, 8), 1)
     torch_k, ember_k = _leaf_pair(torch, (2, 2, 5, 8), 2)

@@ -1041,3 +1041,49 @@ def test_advanced_index_misuse_like_torch(torch, name):
         warnings.simplefilter("ignore")
         assert outcome(mistake, torch)[0] == "raised"
         assert_same_outcome_as_torch(torch, mistake)
+
+
+_ATTENTION_MASKS = {
+    # (scores shape, mask shape): a causal mask over (T, T), a padding mask over keys, a full one
+    "causal": ((3, 2, 37, 37), (1, 1, 37, 37)),
+    "padding": ((5, 4, 19, 19), (5, 1, 1, 19)),
+    "rows": ((6, 300), (300,)),
+    "full": ((4, 3, 25), (4, 3, 25)),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(_ATTENTION_MASKS))
+@pytest.mark.parametrize("fill", ["-inf", "nan", "tensor", "where"])
+def test_masked_fill_and_where_with_broadcast_masks_match_torch(torch, dtype, name, fill):
+    # the compiled select takes a broadcast mask and a 0-d value (masked_fill's): the same
+    # values and gradients as torch
+    shape, mask_shape = _ATTENTION_MASKS[name]
+    random = np.random.default_rng(len(shape) + mask_shape[0])
+    scores = random.standard_normal(shape).astype(dtype)
+    hidden = random.random(mask_shape) < 0.4
+    upstream = random.standard_normal(shape).astype(dtype)
+    results = []
+    for fw in (ember, torch):
+        x = fw.tensor(scores, requires_grad=True)
+        mask = fw.tensor(hidden)
+        if fill == "tensor":
+            value = fw.tensor(-2.5, dtype=getattr(fw, dtype), requires_grad=True)
+            out = x.masked_fill(mask, value)
+        elif fill == "where":
+            other = fw.tensor(upstream[..., ::-1].copy(), requires_grad=True)
+            out = fw.where(mask, x, other)
+        else:
+            out = x.masked_fill(mask, float(fill))
+        finite = fw.tensor(np.where(np.broadcast_to(hidden, shape), 0, upstream))
+        loss = (fw.nan_to_num(out, nan=0.0, neginf=0.0) * finite).sum()
+        loss.backward()
+        grads = [x.grad.numpy()]
+        if fill == "tensor":
+            grads.append(value.grad.numpy())
+        if fill == "where":
+            grads.append(other.grad.numpy())
+        results.append((out.detach().numpy(), *grads))
+    for mine, theirs in zip(*results):
+        assert mine.dtype == theirs.dtype and mine.shape == theirs.shape
+        np.testing.assert_array_equal(mine, theirs)

@@ -1141,3 +1141,29 @@ def test_solve_batch_mismatch_names_b_first_like_torch(torch, a_batch, b_shape):
     with pytest.raises(RuntimeError) as ours:
         solve(ember)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape, rows", [((3, 4, 30, 16), 30), ((7, 9, 5), 9), ((2, 3, 33, 32), 33),
+                                         ((5, 8, 64), 8), ((2, 3, 40, 16), 1)])
+def test_batched_product_with_a_transposed_operand_matches_torch(torch, dtype, shape, rows):
+    # q @ k^T over batches of small matrices (b stored transposed, copied before BLAS up to a
+    # depth of 32 unless a few query rows meet many keys; 64 stays a view): values and both
+    # gradients as torch
+    random = np.random.default_rng(shape[-1])
+    key, value = (random.standard_normal(shape).astype(dtype) for _ in range(2))
+    query, upstream = (random.standard_normal(shape).astype(dtype)[..., :rows, :]
+                       for _ in range(2))
+    results = []
+    for fw in (ember, torch):
+        leaves = [fw.tensor(array, requires_grad=True) for array in (query, key, value)]
+        scores = leaves[0] @ leaves[1].transpose(-2, -1)
+        out = scores.softmax(-1) @ leaves[2]
+        # backward: grad @ value^T, transposed again, and scores^T @ grad
+        (out * fw.tensor(upstream)).sum().backward()
+        results.append([scores.detach().numpy(), out.detach().numpy()]
+                       + [leaf.grad.numpy() for leaf in leaves])
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    for mine, theirs in zip(*results):
+        assert mine.dtype == theirs.dtype
+        np.testing.assert_allclose(mine, theirs, rtol=tolerance, atol=tolerance)

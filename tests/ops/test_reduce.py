@@ -1165,3 +1165,33 @@ def test_selection_misuse_like_torch(torch, name):
     mistake = SELECTION_MISUSES[name]
     assert outcome(mistake, torch)[0] == "raised"
     assert_same_outcome_as_torch(torch, mistake)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape, masked", [((7, 3, 37, 37), "causal"), ((4, 5, 30, 30), "padding"),
+                                          ((3, 2, 9, 9), "causal"), ((2, 70, 33), "padding")])
+def test_masked_attention_softmax_matches_torch(torch, dtype, shape, masked):
+    # attention scores with -inf where masked (rows of mostly -inf): the compiled row kernels
+    # must give exp(-inf) = 0 and the same weights and gradients as torch
+    random = np.random.default_rng(5)
+    scores = random.standard_normal(shape).astype(dtype) * 3
+    columns = np.arange(shape[-1])
+    if masked == "causal":
+        hidden = columns[None, :] > np.arange(shape[-2])[:, None]
+    else:
+        hidden = columns >= random.integers(1, shape[-1] + 1, shape[:-2] + (1, 1))
+    scores = np.where(hidden, -np.inf, scores)
+    upstream = random.standard_normal(shape).astype(dtype)
+    results = []
+    for fw in (ember, torch):
+        x = fw.tensor(scores, requires_grad=True)
+        for log in (False, True):
+            out = x.log_softmax(-1) if log else x.softmax(-1)
+            finite = fw.tensor(np.where(hidden, 0, upstream).astype(dtype))
+            (grad,) = fw.autograd.grad((out.masked_fill(fw.tensor(hidden), 0) * finite).sum(), x)
+            results.append((out.detach().numpy(), grad.numpy(), str(out.dtype)))
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    for mine, theirs in zip(results[:2], results[2:]):
+        assert mine[2].split(".")[-1] == theirs[2].split(".")[-1]
+        for left, right in zip(mine[:2], theirs[:2]):
+            np.testing.assert_allclose(left, right, rtol=tolerance, atol=tolerance)

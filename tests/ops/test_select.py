@@ -27,17 +27,26 @@ def _assert_identical(mine, theirs):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("form", ["arrays", "number_second", "number_first", "int_number"])
+@pytest.mark.parametrize("form", ["arrays", "number_second", "number_first", "int_number",
+                                  "zero_dim_value", "rows_condition", "column_condition",
+                                  "strided_condition"])
 def test_compiled_select_gives_numpys_where(dtype, form):
     condition, a, b = _operands(dtype)
     operands = {"arrays": (a, b), "number_second": (a, -0.0), "number_first": (2.5, b),
-                "int_number": (a, 3)}[form]
+                "int_number": (a, 3), "zero_dim_value": (a, np.array(-np.inf, dtype)),
+                "rows_condition": (a, b), "column_condition": (np.array(np.nan, dtype), b),
+                "strided_condition": (a, 1.5)}[form]
+    # a condition that broadcasts to the operands' shape is copied out to it
+    condition = {"rows_condition": condition[:1], "column_condition": condition[:, :1],
+                 "strided_condition": condition[::-1]}.get(form, condition)
     assert _select._compiled_select(condition, *operands) is not None  # the kernel ran
     _assert_identical(_select.select(condition, *operands), np.where(condition, *operands))
 
 
 @pytest.mark.parametrize("case", ["small", "strided", "broadcast", "int_dtype", "mixed_dtypes",
-                                  "int_condition", "large_int", "numpy_scalar"])
+                                  "int_condition", "large_int", "numpy_scalar",
+                                  "zero_dim_of_another_dtype", "condition_beyond_the_operands",
+                                  "condition_larger_than_rows"])
 def test_select_leaves_what_does_not_fit_to_numpys_where(case):
     condition, a, b = _operands(np.float32)
     operands = {
@@ -49,6 +58,9 @@ def test_select_leaves_what_does_not_fit_to_numpys_where(case):
         "int_condition": (condition.astype(np.int8), a, b),
         "large_int": (condition, a, 2 ** 40),
         "numpy_scalar": (condition, a, np.float64(0.5)),
+        "zero_dim_of_another_dtype": (condition, a, np.array(0.5)),
+        "condition_beyond_the_operands": (condition[None].repeat(2, 0), a, 0.5),
+        "condition_larger_than_rows": (condition, a[:1], b[:1]),
     }[case]
     assert _select._compiled_select(*operands) is None
     _assert_identical(_select.select(*operands), np.where(*operands))

@@ -372,6 +372,13 @@ def _exp_in_place(scores, masked):
     if scores.shape[-1] == 0:
         return (np.ones(scores.shape[:-1] + (1,), scores.dtype),
                 np.zeros(scores.shape[:-1] + (1,), scores.dtype))
+    compiled = _jit.compiled_float32(_exp_rows_float32, scores)
+    if compiled is not None:
+        total = np.empty(scores.shape[:-1] + (1,), scores.dtype)
+        log_normalizer = np.empty_like(total)
+        compiled(scores.reshape(-1, scores.shape[-1]), masked, total.reshape(-1),
+                 log_normalizer.reshape(-1))
+        return total, log_normalizer
     row_max = scores.max(axis=-1, keepdims=True)
     if masked:
         empty = np.isneginf(row_max)
@@ -385,6 +392,29 @@ def _exp_in_place(scores, masked):
     log_normalizer = np.log(total)
     log_normalizer += row_max
     return total, log_normalizer
+
+
+# NumPy's max and sum over short rows, and its exp where -inf keys meet a large shift (the
+# subnormal results), cost (32, 4, 40, 40) padding-masked scores 0.85 ms; this kernel 0.1 ms.
+@_jit.kernel(reassociate=True)
+def _exp_rows_float32(rows, masked, total, log_normalizer):
+    """_exp_in_place on float32 (R, S) rows, one row at a time: the max (a NaN row gives NaN
+    through exp), the exponentials (ember._jit.exp_float32, within 2 ulp of NumPy's) and their
+    sum; a ``masked`` row without keys (all -inf) gets zeros, a total of 1 and 0."""
+    for index in range(rows.shape[0]):
+        row = rows[index]
+        shift = _jit.row_max_float32(row)
+        if masked and shift == -np.inf:
+            shift = _ZERO
+        row_total = _ZERO
+        for column in range(row.shape[0]):
+            value = _jit.exp_float32(row[column] - shift)
+            row[column] = value
+            row_total += value
+        if masked and row_total == _ZERO:
+            row_total = np.float32(1.0)
+        total[index] = row_total
+        log_normalizer[index] = np.log(row_total) + shift
 
 
 def _weights(xp, query, key, scale, float_mask, blocked, log_normalizer):

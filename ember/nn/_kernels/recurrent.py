@@ -245,6 +245,20 @@ class GRUStep:
         size = hidden.shape[-1]
         reset_update = _sigmoid(xp, input_gates[..., :2 * size] + hidden_gates[..., :2 * size])
         hidden_new_part = hidden_gates[..., 2 * size:]
+        compiled = None
+        if xp is np:
+            compiled = _compiled_for(_gru_new_gate_kernel, reset_update, hidden)
+            if not (input_gates.dtype == hidden_gates.dtype == hidden.dtype
+                    and input_gates.ndim == 2):
+                compiled = None
+        if compiled is not None:
+            # the NumPy passes' arithmetic in two compiled passes around NumPy's tanh
+            new = np.empty(hidden.shape, hidden.dtype)
+            compiled(input_gates, reset_update, hidden_new_part, new)
+            np.tanh(new, out=new)
+            output = np.empty_like(new)
+            _gru_output_kernel.compiled()(new, reset_update, hidden, output)
+            return output, None, (reset_update, new, hidden_new_part)
         new = xp.tanh(input_gates[..., 2 * size:] + reset_update[..., :size] * hidden_new_part)
         output = new + reset_update[..., size:] * (hidden - new)
         return output, None, (reset_update, new, hidden_new_part)
@@ -252,6 +266,10 @@ class GRUStep:
     @staticmethod
     def backward(xp, grad, grad_cell, saved, hidden, cell):
         reset_update, new, hidden_new_part = saved
+        if xp is np:
+            grads = _gru_backward_arrays(grad, reset_update, new, hidden_new_part, hidden)
+            if grads is not None:
+                return grads
         size = hidden.shape[-1]
         reset = reset_update[..., :size]
         update = reset_update[..., size:]
@@ -261,6 +279,69 @@ class GRUStep:
         grad_input_gates = xp.concat([grad_reset, grad_update, grad_new], axis=-1)
         grad_hidden_gates = xp.concat([grad_reset, grad_update, grad_new * reset], axis=-1)
         return grad_input_gates, grad_hidden_gates, grad * update, None
+
+
+@_jit.kernel
+def _gru_new_gate_kernel(input_gates, reset_update, hidden_new_part, out):
+    """x_n + r * h_n (the new gate's pre-activation) of a GRU step."""
+    rows, size = out.shape
+    for row in range(rows):
+        for column in range(size):
+            out[row, column] = (input_gates[row, 2 * size + column]
+                                + reset_update[row, column] * hidden_new_part[row, column])
+
+
+@_jit.kernel
+def _gru_output_kernel(new, reset_update, hidden, out):
+    """n + z * (h - n): a GRU step's output."""
+    rows, size = out.shape
+    for row in range(rows):
+        for column in range(size):
+            new_value = new[row, column]
+            out[row, column] = new_value + reset_update[row, size + column] * (
+                hidden[row, column] - new_value)
+
+
+def _gru_backward_arrays(grad, reset_update, new, hidden_new_part, hidden):
+    """GRUStep.backward on float32/float64 arrays of one dtype in one compiled pass (NumPy's
+    path makes a dozen temporaries per step: 2 x 50 steps of (32, 128) 9.2 -> 1.6 ms); None
+    where it does not apply."""
+    compiled = _compiled_for(_gru_backward_kernel, reset_update, hidden)
+    if compiled is None or not (grad.dtype == new.dtype == hidden_new_part.dtype
+                                == hidden.dtype) or grad.shape != hidden.shape:
+        return None
+    grad_input_gates = np.empty(hidden.shape[:-1] + (3 * hidden.shape[-1],), hidden.dtype)
+    grad_hidden_gates = np.empty_like(grad_input_gates)
+    grad_previous = np.empty(hidden.shape, hidden.dtype)
+    compiled(grad, reset_update, new, hidden_new_part, hidden, grad_input_gates,
+             grad_hidden_gates, grad_previous, _lstm_constants(1, hidden.dtype)[3])
+    return grad_input_gates, grad_hidden_gates, grad_previous, None
+
+
+@_jit.kernel
+def _gru_backward_kernel(grad, reset_update, new, hidden_new_part, hidden, grad_input_gates,
+                         grad_hidden_gates, grad_previous, ones):
+    """The arithmetic of GRUStep.backward's NumPy path, each product in the same order (so
+    the same roundings); ``ones[0]`` is 1 in the arrays' dtype."""
+    rows, size = hidden.shape
+    one = ones[0]
+    for row in range(rows):
+        for column in range(size):
+            upstream = grad[row, column]
+            reset = reset_update[row, column]
+            update = reset_update[row, size + column]
+            new_value = new[row, column]
+            grad_new = (upstream * (one - update)) * (one - new_value * new_value)
+            grad_reset = ((grad_new * hidden_new_part[row, column]) * reset) * (one - reset)
+            grad_update = (((upstream * (hidden[row, column] - new_value)) * update)
+                           * (one - update))
+            grad_input_gates[row, column] = grad_reset
+            grad_input_gates[row, size + column] = grad_update
+            grad_input_gates[row, 2 * size + column] = grad_new
+            grad_hidden_gates[row, column] = grad_reset
+            grad_hidden_gates[row, size + column] = grad_update
+            grad_hidden_gates[row, 2 * size + column] = grad_new * reset
+            grad_previous[row, column] = upstream * update
 
 
 class TanhStep:
