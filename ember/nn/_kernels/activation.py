@@ -12,7 +12,7 @@ import numpy as np
 from ... import _halfcast, _jit, _threads
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
 from ..._layout import unary_layout
-from ...autograd.function import Op
+from ...autograd.function import Op, linked_to_input
 from ...ops._broadcast import unbroadcast
 from ...ops._select import select, where
 from ...ops.elementwise._operands import _widened
@@ -385,6 +385,9 @@ class LeakyRelu(_Activation):
         # With a non-negative slope, out > 0 exactly where x > 0, so the output serves as well.
         ctx.save_for_backward(out if inplace and negative_slope >= 0 else x)
         ctx.negative_slope = negative_slope
+        # PyTorch's leaky_relu_ differentiates its result, leaky_relu its input (see backward)
+        ctx.backward_keeps_input = not inplace
+        ctx.inplace = inplace
         return out
 
     @staticmethod
@@ -400,7 +403,12 @@ class LeakyRelu(_Activation):
                 return out, None, None
         sloped = grad * ctx.negative_slope if ctx.xp is not np else \
             _once(_widened(grad) * ctx.negative_slope, grad.dtype)
-        return where(ctx.xp, saved > 0, grad, sloped), None, None
+        grad_input = where(ctx.xp, saved > 0, grad, sloped)
+        if ctx.xp is not np and ctx.inplace:
+            # under create_graph the gradient depends on the in-place result (derivative 0), so
+            # a further grad runs this backward again, as PyTorch's for leaky_relu_
+            grad_input = linked_to_input(grad_input, (ctx, 0), None)
+        return grad_input, None, None
 
 
 @_jit.kernel
