@@ -124,7 +124,9 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
     unbatched = array.ndim == 1
     probabilities = tuple(array.shape) == tuple(target_array.shape)
     if not probabilities:
-        _refuse_gradient(weight, "nll_loss_forward", "weight", input)
+        # PyTorch's nll_loss_nd runs inputs of 3 or more dims through nll_loss2d
+        kernel = "nll_loss_forward" if array.ndim <= 2 else "nll_loss2d_forward"
+        _refuse_gradient(weight, kernel, "weight", input)
     elif from_logits and weight is not None and weight.requires_grad and is_grad_enabled():
         return _cross_entropy_with_learned_weight(input, target, weight, smoothing, reduction)
     if unbatched:
