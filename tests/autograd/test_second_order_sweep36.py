@@ -1,0 +1,149 @@
+"""Second and third derivatives against torch's in configurations an op sweep found differing:
+each order is a weighted sum of the previous order's gradients differentiated again, and the
+values, which results are None, requires_grad and whether each has a grad_fn must all match."""
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from tests.conftest import assert_same_outcome_as_torch
+
+
+def _weights(shape, order):
+    """A fixed, deterministic weighting of one order's gradients."""
+    size = int(np.prod(shape))
+    return np.cos(np.arange(size) * 0.7 + order).reshape(shape)
+
+
+def _summary(gradient):
+    if gradient is None:
+        return None
+    values = gradient.detach()
+    try:
+        values = values.numpy()
+    except RuntimeError:  # torch's ZeroTensor
+        values = values.numpy(force=True)
+    return values.copy(), gradient.requires_grad, gradient.grad_fn is None
+
+
+def _derivatives(framework, function, arrays, orders):
+    """Each order's gradients (as _summary) with respect to every input."""
+    inputs = [framework.tensor(array, requires_grad=True) for array in arrays]
+    output = function(framework, *inputs)
+    target = (output * framework.tensor(_weights(tuple(output.shape), 0))).sum()
+    results = []
+    for order in range(1, orders + 1):
+        gradients = framework.autograd.grad(target, inputs, create_graph=order < orders,
+                                            allow_unused=True)
+        results.append([_summary(gradient) for gradient in gradients])
+        recorded = [gradient for gradient in gradients
+                    if gradient is not None and gradient.requires_grad]
+        if not recorded:
+            break
+        target = sum((gradient * framework.tensor(_weights(tuple(gradient.shape), order))).sum()
+                     for gradient in recorded)
+    return results
+
+
+def _assert_derivatives_match(torch, function, arrays, orders):
+    ours = _derivatives(ember, function, arrays, orders)
+    theirs = _derivatives(torch, function, arrays, orders)
+    assert len(ours) == len(theirs)
+    for order, (our_gradients, their_gradients) in enumerate(zip(ours, theirs), start=1):
+        for index, (mine, expected) in enumerate(zip(our_gradients, their_gradients)):
+            message = f"order {order}, input {index}"
+            assert (mine is None) == (expected is None), message
+            if mine is None:
+                continue
+            np.testing.assert_allclose(mine[0], expected[0], rtol=1e-7, atol=1e-12,
+                                       err_msg=message)
+            assert mine[1:] == expected[1:], f"{message}: (requires_grad, grad_fn is None)"
+
+
+_STEPS = np.array([[0.0, 1.0, -1.0, 0.3, -0.2], [2.5, -0.7, 0.1, -1.9, 0.8]])
+
+# relu's backward (threshold_backward) and the in-place leaky_relu_'s take the result, so a
+# gradient made under create_graph depends on the output and its next gradient is recorded again.
+ACTIVATION_CASES = {
+    "relu": lambda fw, x: fw.nn.functional.relu(x),
+    "relu_inplace": lambda fw, x: fw.nn.functional.relu(x * 1.5, inplace=True),
+    "relu_module_inplace": lambda fw, x: fw.nn.ReLU(inplace=True)(x * 1.5),
+    "leaky_relu_inplace": lambda fw, x: fw.nn.functional.leaky_relu(x * 1.5, 0.2, inplace=True),
+    "rrelu_inplace_eval": lambda fw, x: fw.nn.functional.rrelu(x * 1.5, inplace=True),
+    "leaky_relu": lambda fw, x: fw.nn.functional.leaky_relu(x, 0.2),
+    "hardtanh_inplace": lambda fw, x: fw.nn.functional.hardtanh(x * 1.5, inplace=True),
+    "relu_of_a_product": lambda fw, x: fw.nn.functional.relu(x * x - 0.5) * x,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATION_CASES))
+def test_activation_third_derivatives_like_torch(torch, name):
+    _assert_derivatives_match(torch, ACTIVATION_CASES[name], [_STEPS], orders=3)
+
+
+def test_relu_gradient_under_create_graph_stays_differentiable(torch):
+    for framework in (ember, torch):
+        x = framework.tensor(_STEPS, requires_grad=True)
+        (first,) = framework.autograd.grad(framework.relu(x).sum(), x, create_graph=True)
+        (second,) = framework.autograd.grad(first.sum(), x, create_graph=True)
+        assert second.requires_grad
+        (third,) = framework.autograd.grad(second.sum(), x)
+        assert not third.detach().numpy(force=True).any()
+
+
+_ENTROPY_INPUTS = np.array([0.0, 0.5, 1.0, 2.0, -1.0, math.inf])
+
+
+def test_entr_derivatives_at_zero_and_below_like_torch(torch):
+    # PyTorch's gradient is -(1 + log x) everywhere: inf at 0, NaN below 0
+    _assert_derivatives_match(torch, lambda fw, x: fw.special.entr(x), [_ENTROPY_INPUTS],
+                              orders=3)
+
+
+def test_entr_gradient_and_dtype_like_torch(torch):
+    for dtype in ("float32", "float64"):
+        data = _ENTROPY_INPUTS.astype(dtype)
+        ours = ember.tensor(data, requires_grad=True)
+        theirs = torch.tensor(data, requires_grad=True)
+        ember.special.entr(ours).sum().backward()
+        torch.special.entr(theirs).sum().backward()
+        assert ours.grad.dtype == getattr(ember, dtype)
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6)
+        assert ember.special.entr(ours).grad_fn.name() == "SpecialEntrBackward0"
+
+
+# beta == 0 ignores the input's values, yet PyTorch's gradient for it is grad * beta: zeros
+BETA_ZERO_CASES = {
+    "addmm": (lambda fw, i, a, b: fw.addmm(i, a, b, beta=0), [(3, 4), (3, 2), (2, 4)]),
+    "addmm_broadcast": (lambda fw, i, a, b: fw.addmm(i, a, b, beta=0), [(4,), (3, 2), (2, 4)]),
+    "baddbmm": (lambda fw, i, a, b: fw.baddbmm(i, a, b, beta=0, alpha=2),
+                [(2, 3, 4), (2, 3, 2), (2, 2, 4)]),
+    "addbmm": (lambda fw, i, a, b: fw.addbmm(i, a, b, beta=0), [(3, 4), (2, 3, 2), (2, 2, 4)]),
+    "addmv": (lambda fw, i, a, b: fw.addmv(i, a, b, beta=0), [(3,), (3, 2), (2,)]),
+    "addr": (lambda fw, i, a, b: fw.addr(i, a, b, beta=0), [(3, 2), (3,), (2,)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BETA_ZERO_CASES))
+def test_beta_zero_input_gradient_is_zeros_like_torch(torch, name):
+    function, shapes = BETA_ZERO_CASES[name]
+    random = np.random.default_rng(0)
+    arrays = [random.standard_normal(shape) for shape in shapes]
+    arrays[0][..., 0] = math.nan  # ignored by the value, not by the gradient's shape
+    _assert_derivatives_match(torch, function, arrays, orders=2)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (3,), (2, 3, 4), (2, 3, 4, 2), (2, 3, 2, 2, 2)])
+@pytest.mark.parametrize("loss", ["nll_loss", "cross_entropy"])
+def test_class_weight_requiring_grad_refused_with_torchs_kernel_name(torch, shape, loss):
+    # PyTorch's nll_loss_nd runs 3-D and larger inputs through nll_loss2d
+    target_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
+    data = np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape)
+
+    def call(fw):
+        weight = fw.tensor(np.array([0.5, 1.0, 2.0]), requires_grad=True)
+        target = fw.tensor(np.zeros(target_shape, np.int64))
+        return getattr(fw.nn.functional, loss)(fw.tensor(data), target, weight=weight)
+
+    assert_same_outcome_as_torch(torch, call)
