@@ -147,3 +147,34 @@ def test_class_weight_requiring_grad_refused_with_torchs_kernel_name(torch, shap
         return getattr(fw.nn.functional, loss)(fw.tensor(data), target, weight=weight)
 
     assert_same_outcome_as_torch(torch, call)
+
+
+def _complex(fw, real, imag):
+    return fw.complex(real, imag)
+
+
+# A real operand that division or pow promotes to complex must stay in the graph of the
+# gradients made under create_graph (z / |z| is the complex abs's own gradient).
+COMPLEX_CASES = {
+    "abs": (lambda fw, a, b: fw.abs(_complex(fw, a, b)), 2),
+    "abs_squared": (lambda fw, a, b: fw.abs(_complex(fw, a, b)) ** 2, 2),
+    "sgn": (lambda fw, a, b: fw.view_as_real(fw.sgn(_complex(fw, a, b))), 2),
+    "angle": (lambda fw, a, b: fw.angle(_complex(fw, a, b)), 2),
+    "vector_norm": (lambda fw, a, b: fw.linalg.vector_norm(_complex(fw, a, b), dim=1), 2),
+    "fft_magnitude": (lambda fw, a, b: fw.abs(fw.fft.fft(_complex(fw, a, b))), 2),
+    "divided_by_real": (lambda fw, a, b, c: fw.view_as_real(_complex(fw, a, b) / c), 3),
+    "real_divided_by_complex": (lambda fw, a, b, c: fw.view_as_real(c / _complex(fw, a, b)), 3),
+    "divided_by_its_abs": (lambda fw, a, b: fw.view_as_real(
+        _complex(fw, a, b) / fw.abs(_complex(fw, a, b))), 2),
+    "power_real_exponent": (lambda fw, a, b, c: fw.view_as_real(_complex(fw, a, b) ** c), 3),
+    "power_of_real_base": (lambda fw, a, b, c: fw.view_as_real(
+        (c - 1.0) ** _complex(fw, a, b)), 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_CASES))
+def test_complex_third_derivatives_like_torch(torch, name):
+    function, count = COMPLEX_CASES[name]
+    random = np.random.default_rng(1)
+    arrays = [random.standard_normal((2, 3)) for _ in range(count)]
+    _assert_derivatives_match(torch, function, arrays, orders=3)
