@@ -178,3 +178,18 @@ def test_complex_third_derivatives_like_torch(torch, name):
     random = np.random.default_rng(1)
     arrays = [random.standard_normal((2, 3)) for _ in range(count)]
     _assert_derivatives_match(torch, function, arrays, orders=3)
+
+
+@pytest.mark.parametrize("which", ["ldl_factor", "ldl_solve"])
+def test_ldl_backward_refusal_names_the_aten_op_like_torch(torch, which):
+    data = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+
+    def call(fw):
+        matrix = fw.tensor(data, requires_grad=which == "ldl_factor")
+        factor, pivots = fw.linalg.ldl_factor(matrix)
+        if which == "ldl_solve":
+            right = fw.tensor(np.ones((3, 1)), requires_grad=True)
+            factor = fw.linalg.ldl_solve(factor, pivots, right)
+        return fw.autograd.grad(factor.sum(), matrix if which == "ldl_factor" else right)
+
+    assert_same_outcome_as_torch(torch, call)
