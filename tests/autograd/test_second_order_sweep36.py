@@ -193,3 +193,29 @@ def test_ldl_backward_refusal_names_the_aten_op_like_torch(torch, which):
         return fw.autograd.grad(factor.sum(), matrix if which == "ldl_factor" else right)
 
     assert_same_outcome_as_torch(torch, call)
+
+
+# A convolution is linear in its weight: the weight's second derivative does not vary with any
+# input, so PyTorch (whose double backward is a composition of plain convolutions) leaves it
+# unrecorded, and a third derivative has nothing left to differentiate.
+CONVOLUTION_CASES = {
+    "conv1d": (lambda fw, x, w, b: fw.nn.functional.conv1d(x, w, b, stride=2, padding=1),
+               [(2, 4, 5), (6, 4, 2), (6,)]),
+    "conv2d_groups_dilation": (lambda fw, x, w, b: fw.nn.functional.conv2d(
+        x, w, b, padding=1, dilation=2, groups=2), [(2, 4, 5, 4), (6, 2, 2, 2), (6,)]),
+    "conv3d_same": (lambda fw, x, w: fw.nn.functional.conv3d(x, w, padding="same"),
+                    [(1, 2, 3, 4, 3), (3, 2, 3, 3, 3)]),
+    "conv_transpose2d": (lambda fw, x, w, b: fw.nn.functional.conv_transpose2d(
+        x, w, b, stride=2, output_padding=1, groups=2), [(2, 4, 3, 3), (4, 3, 2, 2), (6,)]),
+    "conv_of_its_square": (lambda fw, x, w: fw.nn.functional.conv1d(x, w) ** 2,
+                           [(2, 3, 5), (4, 3, 2)]),
+}
+
+
+@pytest.mark.parametrize("orders", [3, 4])
+@pytest.mark.parametrize("name", sorted(CONVOLUTION_CASES))
+def test_convolution_higher_derivatives_like_torch(torch, name, orders):
+    function, shapes = CONVOLUTION_CASES[name]
+    random = np.random.default_rng(2)
+    arrays = [random.standard_normal(shape) for shape in shapes]
+    _assert_derivatives_match(torch, function, arrays, orders=orders)
