@@ -219,3 +219,26 @@ def test_convolution_higher_derivatives_like_torch(torch, name, orders):
     random = np.random.default_rng(2)
     arrays = [random.standard_normal(shape) for shape in shapes]
     _assert_derivatives_match(torch, function, arrays, orders=orders)
+
+
+def _relu_rnn(fw, input, packed):
+    """A fixed-weight Elman RNN with relu, over a padded batch or a packed one: its outputs and
+    last hidden state."""
+    rnn = fw.nn.RNN(3, 4, nonlinearity="relu", bidirectional=packed).double()
+    with fw.no_grad():
+        for index, parameter in enumerate(rnn.parameters()):
+            values = np.cos(np.arange(parameter.numel()) * 0.37 + index) * 0.5
+            parameter.copy_(fw.tensor(values.reshape(tuple(parameter.shape))))
+    if packed:
+        input = fw.nn.utils.rnn.pack_padded_sequence(input, fw.tensor(np.array([5, 3])))
+    output, last = rnn(input)
+    if packed:
+        output = fw.nn.utils.rnn.pad_packed_sequence(output)[0]
+    return fw.cat([output.reshape(-1), last.reshape(-1)])
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_relu_rnn_third_derivatives_like_torch(torch, packed):
+    random = np.random.default_rng(4)
+    arrays = [random.standard_normal((5, 2, 3))]
+    _assert_derivatives_match(torch, lambda fw, x: _relu_rnn(fw, x, packed), arrays, orders=3)
