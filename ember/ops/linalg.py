@@ -860,7 +860,13 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
             or (compute_mode == _CDIST_MODES[0] and max(rows) > 25)):
         return torch_named(EuclideanDistance.apply(x1, x2), "ViewBackward0")
     difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    distances = without_double_backward(vector_norm(difference, p, dim=-1), NotImplementedError,
+    distances = vector_norm(difference, p, dim=-1)
+    if p == 0 and difference.requires_grad and is_grad_enabled():
+        # vector_norm's gradient for p = 0 is none, PyTorch's _cdist_backward's zeros: a where
+        # that never picks the difference (so NaN stays out) adds them
+        never = Tensor._wrap(np.zeros((), np.bool_))
+        distances = distances + where(never, difference, 0.0).sum(-1)
+    distances = without_double_backward(distances, NotImplementedError,
                                         "the derivative for '_cdist_backward' is not implemented.",
                                         forward_ad_unsupported("_cdist_forward"))
     return torch_named(distances, "CdistBackward0")

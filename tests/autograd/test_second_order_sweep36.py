@@ -242,3 +242,21 @@ def test_relu_rnn_third_derivatives_like_torch(torch, packed):
     random = np.random.default_rng(4)
     arrays = [random.standard_normal((5, 2, 3))]
     _assert_derivatives_match(torch, lambda fw, x: _relu_rnn(fw, x, packed), arrays, orders=3)
+
+
+@pytest.mark.parametrize("shapes", [[(3, 2), (4, 2)], [(2, 3, 2), (2, 4, 2)]])
+def test_cdist_p0_gradients_are_zeros_and_refuse_a_second_order_like_torch(torch, shapes):
+    # PyTorch's _cdist_backward gives zeros for p = 0, and has no derivative of its own
+    random = np.random.default_rng(5)
+    arrays = [random.standard_normal(shape) for shape in shapes]
+    arrays[1][..., 0, :] = arrays[0][..., 0, :]  # a distance of 0 too
+
+    def call(fw):
+        first, second = [fw.tensor(array, requires_grad=True) for array in arrays]
+        gradients = fw.autograd.grad(fw.cdist(first, second, 0.0).sum(), (first, second),
+                                     create_graph=True)
+        assert all(gradient.requires_grad for gradient in gradients)
+        assert not any(gradient.detach().numpy().any() for gradient in gradients)
+        return fw.autograd.grad(sum(gradient.sum() for gradient in gradients), first)
+
+    assert_same_outcome_as_torch(torch, call)
