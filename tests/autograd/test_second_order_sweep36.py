@@ -260,3 +260,24 @@ def test_cdist_p0_gradients_are_zeros_and_refuse_a_second_order_like_torch(torch
         return fw.autograd.grad(sum(gradient.sum() for gradient in gradients), first)
 
     assert_same_outcome_as_torch(torch, call)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("form", ["leaky_relu", "rrelu_eval", "leaky_relu_zero_slope"])
+def test_in_place_leaky_relu_backward_with_a_negative_slope_raises_like_torch(
+        torch, form, create_graph):
+    data = np.array([-1.0, 0.5, 2.0, -0.25])
+
+    def call(fw):
+        x = fw.tensor(data, requires_grad=True)
+        if form == "leaky_relu":
+            y = fw.nn.functional.leaky_relu(x * 1.0, -0.1, inplace=True)
+        elif form == "rrelu_eval":
+            y = fw.nn.functional.rrelu(x * 1.0, -0.3, -0.1, training=False, inplace=True)
+        else:
+            y = fw.nn.functional.leaky_relu(x * 1.0, 0.0, inplace=True)
+        (gradient,) = fw.autograd.grad((y * y).sum(), x, create_graph=create_graph)
+        assert gradient.requires_grad == create_graph
+        return gradient.detach()
+
+    assert_same_outcome_as_torch(torch, call)

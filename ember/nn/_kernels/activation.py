@@ -366,6 +366,14 @@ def _leaky_relu_float32_kernel(x, grad, slope, out, backward):
             out[index] = x[index] if x[index] > 0 else x[index] * slope
 
 
+_NEGATIVE_SLOPE_IN_PLACE = (
+    "In-place leakyReLu backward calculation is triggered with a negative slope which is not "
+    "supported. This is caused by calling in-place forward function with a negative slope, "
+    "please call out-of-place version instead. File an issue at "
+    "https://github.com/pytorch/pytorch if you do require supporting in-place leakRelu backward "
+    "calculation with negative slope")
+
+
 class LeakyRelu(_Activation):
     """x where positive, else negative_slope * x; the in-place form saves its output (as
     PyTorch's), the out-of-place form its input, which leaves the output free to change."""
@@ -392,6 +400,10 @@ class LeakyRelu(_Activation):
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.inplace and ctx.negative_slope < 0:
+            # PyTorch's leaky_relu_ derives from its result, which a negative slope makes
+            # ambiguous: its backward refuses
+            raise RuntimeError(_NEGATIVE_SLOPE_IN_PLACE)
         (saved,) = ctx.saved_tensors
         if ctx.xp is np:
             grad = _dense(grad, saved)
