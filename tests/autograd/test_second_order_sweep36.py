@@ -281,3 +281,13 @@ def test_in_place_leaky_relu_backward_with_a_negative_slope_raises_like_torch(
         return gradient.detach()
 
     assert_same_outcome_as_torch(torch, call)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "batchmean"])
+def test_kl_div_target_at_zero_and_below_like_torch(torch, reduction):
+    # PyTorch computes xlogy(t, t) - t * input: NaN below 0, and xlogy's target gradient (t / t)
+    # is NaN at t = 0
+    arrays = [np.array([[0.3, -0.2, 0.1, 0.7]]), np.array([[0.0, 0.5, -0.5, 2.0]])]
+    _assert_derivatives_match(
+        torch, lambda fw, x, t: fw.nn.functional.kl_div(x, t, reduction=reduction), arrays,
+        orders=3)

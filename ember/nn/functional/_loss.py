@@ -461,10 +461,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = _ops.exp(target) * (target - input)
     else:
-        # xlogy(t, t) - t * input, with 0 log 0 = 0 and a finite gradient at t = 0.
-        positive = target > 0
-        safe = _ops.where(positive, target, 1.0)
-        loss = target * _ops.log(safe) - target * input
+        # PyTorch's xlogy(t, t) - t * input: 0 log 0 = 0, NaN for t < 0, and xlogy's
+        # gradient for the target (NaN at t = 0, from its t / t)
+        loss = _ops.xlogy(target, target) - target * input
     loss = apply_reduction(loss, reduced)
     if reduction == "batchmean" and input._data.ndim != 0:
         loss = loss / input._data.shape[0]
