@@ -74,6 +74,10 @@ ACTIVATION_CASES = {
     "leaky_relu": lambda fw, x: fw.nn.functional.leaky_relu(x, 0.2),
     "hardtanh_inplace": lambda fw, x: fw.nn.functional.hardtanh(x * 1.5, inplace=True),
     "relu_of_a_product": lambda fw, x: fw.nn.functional.relu(x * x - 0.5) * x,
+    "rrelu_inplace_train": lambda fw, x: (fw.manual_seed(0), fw.nn.functional.rrelu(
+        x * 1.5, training=True, inplace=True))[1],
+    "rrelu_train": lambda fw, x: (fw.manual_seed(0), fw.nn.functional.rrelu(
+        x * 1.5, training=True))[1],
 }
 
 

@@ -436,6 +436,29 @@ def _elu_backward_float32(x, grad, scale, coefficient, out):
             out[index] = grad[index] * (_jit.exp_float32(value) * coefficient)
 
 
+class RreluWithNoise(_Activation):
+    """x * noise, the slopes rrelu drew in training (1 above 0). PyTorch's backward takes the
+    input (derivative 0), the in-place form's its result: under create_graph the gradient is
+    linked to whichever it takes, so a further grad of the in-place form runs this again."""
+
+    @staticmethod
+    def forward(ctx, x, noise, inplace):
+        ctx.save_for_backward(noise)
+        ctx.inplace = inplace
+        ctx.backward_keeps_input = not inplace
+        return _once(_widened(x) * _widened(noise), x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (noise,) = ctx.saved_tensors
+        if ctx.xp is np:
+            return _once(_widened(grad) * _widened(noise), grad.dtype), None, None
+        grad_input = grad * noise
+        if ctx.inplace:
+            grad_input = linked_to_input(grad_input, (ctx, 0), None)
+        return grad_input, None, None
+
+
 class Elu(_Activation):
     """scale * (x if x > 0 else alpha * (exp(x) - 1)): ELU (scale 1) and SELU share it."""
 

@@ -7,7 +7,7 @@ import numpy as np
 from ... import _random, ops as _ops
 from ..._dtype import is_floating, scalar_type_name
 from ...autograd import function as function_module
-from ...autograd.function import keep_input_in_gradient, torch_named
+from ...autograd.function import torch_named
 from ...autograd.views import nothing_recorded
 from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
@@ -244,9 +244,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     slopes[negative] = _random.uniform(None, (int(negative.sum()),), np.float64,
                                        float(compute(lower)), float(compute(upper)))
     noise = type(input)._wrap(slopes)
-    # PyTorch's rrelu_with_noise_backward keeps the input (derivative 0) under create_graph
     return _apply(input, inplace, "rrelu_", lambda: torch_named(
-        keep_input_in_gradient(input * noise), "RreluWithNoiseBackward0"),
+        _activation.RreluWithNoise.apply(input, noise, inplace), "RreluWithNoiseBackward0"),
                   "RreluWithNoiseBackward1")
 
 
