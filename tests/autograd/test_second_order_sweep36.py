@@ -295,3 +295,30 @@ def test_kl_div_target_at_zero_and_below_like_torch(torch, reduction):
     _assert_derivatives_match(
         torch, lambda fw, x, t: fw.nn.functional.kl_div(x, t, reduction=reduction), arrays,
         orders=3)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32", "float16", "int64", "bool"])
+def test_rrelu_training_dtypes_like_torch(torch, dtype, inplace):
+    # the slope multiplies in the compute type (float32 for bfloat16), the saved noise is
+    # rounded; float16 and non-floating inputs have no training kernel
+    data = np.array([-1.5, 0.5, -0.25, 2.0, -3.0, -0.7, -2.2])
+
+    def call(fw):
+        fw.manual_seed(0)
+        floating = dtype in ("bfloat16", "float32")
+        x = fw.tensor(data).to(getattr(fw, dtype)).requires_grad_(floating)
+        y = fw.nn.functional.rrelu(x * 1 if floating else x, training=True, inplace=inplace)
+        (gradient,) = fw.autograd.grad(y.sum(), x)
+        return y.detach().float(), gradient.float()
+
+    ours, theirs = (_rrelu_outcome(call, framework) for framework in (ember, torch))
+    assert ours == theirs
+
+
+def _rrelu_outcome(call, framework):
+    try:
+        output, gradient = call(framework)
+    except Exception as error:
+        return type(error).__name__, str(error)
+    return output.tolist(), gradient.tolist()

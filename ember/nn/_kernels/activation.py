@@ -443,7 +443,7 @@ class RreluWithNoise(_Activation):
 
     @staticmethod
     def forward(ctx, x, noise, inplace):
-        ctx.save_for_backward(noise)
+        ctx.save_for_backward(_once(noise, x.dtype))  # noise: the slopes in x's compute type
         ctx.inplace = inplace
         ctx.backward_keeps_input = not inplace
         return _once(_widened(x) * _widened(noise), x.dtype)

@@ -236,11 +236,16 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         result = leaky_relu(input, (lower + upper) / 2, inplace)
         return torch_named(result, "RreluWithNoiseBackward1" if inplace else
                            "RreluWithNoiseBackward0")
+    dtype = input._data.dtype
+    if dtype != np.float32 and dtype != np.float64 and dtype.name != "bfloat16":
+        raise NotImplementedError(f'"rrelu_with_noise_out_cpu" not implemented for '
+                                  f"'{scalar_type_name(dtype)}'")
     # PyTorch draws one float64 U(lower, upper) per non-positive element, in order, with the
-    # bounds first rounded to the input's compute type (float32 below float64)
+    # bounds first rounded to the input's compute type (float32 below float64), and multiplies
+    # by the slope in that type (bfloat16's noise, for backward, is rounded)
     negative = input._data <= 0
-    slopes = np.ones(input._data.shape, input._data.dtype)
-    compute = np.float64 if input._data.dtype == np.float64 else np.float32
+    compute = np.float64 if dtype == np.float64 else np.float32
+    slopes = np.ones(input._data.shape, compute)
     slopes[negative] = _random.uniform(None, (int(negative.sum()),), np.float64,
                                        float(compute(lower)), float(compute(upper)))
     noise = type(input)._wrap(slopes)
