@@ -258,7 +258,7 @@ def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
         raise LinAlgError(f"torch.linalg.ldl_factor_ex: The factorization could not be "
                           f"completed because the input is singular (info "
                           f"{int(info.reshape(-1)[np.flatnonzero(info)[0]])}).")
-    LD = recorded_without_derivative(Tensor._result(packed), "linalg_ldl_factor_ex", A)
+    LD = recorded_without_derivative(Tensor._result(packed), "aten::linalg_ldl_factor_ex", A)
     return _LDLFactorEx((LD, Tensor._result(pivots), Tensor._result(info)))
 
 
@@ -283,7 +283,7 @@ def ldl_solve(LD, pivots, B, *, hermitian=False):
     solution = np.empty(batch + B.shape[-2:], np.result_type(LD._data.dtype, B._data.dtype))
     for index in np.ndindex(*batch):  # LAPACK solves one system per call
         solution[index] = solve(factors[index], steps[index], right[index], lower=1)[0]
-    return recorded_without_derivative(Tensor._result(solution), "linalg_ldl_solve", LD, B)
+    return recorded_without_derivative(Tensor._result(solution), "aten::linalg_ldl_solve", LD, B)
 
 
 def _taking_numpy_names():

@@ -16,7 +16,7 @@ import numpy as np
 from . import _dtype, _out
 from . import overrides as _overrides
 from ._tensor_methods import numpy_names as _numpy_names
-from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, isnan, log, log1p,
+from .ops import (digamma, erf, erfc, erfinv, exp2, expm1, log, log1p,
                   logical_or, logit, neg, polygamma, sigmoid, sinc, where, xlogy)
 from .ops import lgamma as gammaln
 from .ops import mvlgamma as _mvlgamma
@@ -24,7 +24,7 @@ from .ops.elementwise import polynomials as _polynomials
 from .ops.elementwise.bessel import airy_ai as _airy_ai, bessel as _bessel
 from .ops.elementwise.bessel import modified_bessel_k as _modified_bessel_k
 from .ops.elementwise.gamma import incomplete_gamma_op as _incomplete_gamma_op
-from .ops.elementwise.exp_log import xlog1py
+from .ops.elementwise.exp_log import Entr as _Entr, xlog1py
 from .ops.elementwise.gamma import zeta
 from .ops.elementwise.special import i0, special_i0e as i0e, special_i1 as i1
 from .ops.elementwise.special import special_erfcx as erfcx
@@ -102,11 +102,7 @@ def log_ndtr(input):
 
 def entr(input):
     """Elementwise entropy: -x log x for x > 0, 0 at 0, -inf below."""
-    input = _floating(input)
-    positive = input > 0
-    safe = where(positive, input, 1.0)
-    outside = where(input == 0, 0.0, -math.inf)
-    return where(positive, neg(safe) * log(safe), where(isnan(input), input, outside))
+    return _Entr.apply(_floating(input))
 
 
 def softmax(input, dim, *, dtype=None):

@@ -9,13 +9,14 @@ from .._dtype import (accumulation_dtype, complex_dtype, cpp_type_name, is_float
                       real_dtype, result_type, scalar_type_name)
 from .._layout import contiguous_format, strided
 from ..autograd.function import Op, forward_ad_unsupported, torch_named, without_double_backward
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, _normalize_dim, warn_once
 from ._broadcast import mismatch_error, unbroadcast
 from ._return_types import _EigResult, _EighResult, _SignLogAbsDet
 from .elementwise.arithmetic import scalar_first_product
 from .elementwise.casting import autocast_op, computed_in_float32
 from .elementwise.complex import conj_of
-from .index import index_select
+from .index import index_select, where
 from .reduce import vector_norm
 from .shape import broadcast_tensors, require_int, require_tensor, unsqueeze
 
@@ -692,7 +693,7 @@ def addmm(input, mat1, mat2, *deprecated, beta=1, alpha=1):
     if alpha != 1:
         product = product * alpha
     if beta == 0:
-        return product
+        return torch_named(_ignoring(input, product), "AddmmBackward0")
     scaled = input if beta == 1 else input * beta
     try:
         np.broadcast_to(np.empty(input._data.shape, np.bool_), product._data.shape)
@@ -716,13 +717,23 @@ def kron(input, other):
     return product.reshape([a * b for a, b in zip(shape_a, shape_b)])
 
 
+def _ignoring(input, product):
+    """``product``, for beta == 0, which ignores the input (NaN included). An input that requires
+    grad still gets PyTorch's gradient, grad * beta (zeros, not None), from a where that never
+    picks it."""
+    if (not input.requires_grad or not is_grad_enabled() or input._data.dtype != product._data.dtype
+            or np.broadcast_shapes(input._data.shape, product._data.shape) != product._data.shape):
+        return product
+    return where(Tensor._wrap(np.zeros((), np.bool_)), input, product)
+
+
 def _scaled_sum(input, product, beta, alpha):
     """beta * input + alpha * product, the add* ops' rule: with beta == 0 the input is ignored
     (NaN included), and factors of 1 cost no multiplication."""
     if alpha != 1:
         product = product * alpha
     if beta == 0:
-        return product
+        return _ignoring(input, product)
     return (input if beta == 1 else input * beta) + product
 
 
@@ -863,7 +874,13 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
             or (compute_mode == _CDIST_MODES[0] and max(rows) > 25)):
         return torch_named(EuclideanDistance.apply(x1, x2), "ViewBackward0")
     difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    distances = without_double_backward(vector_norm(difference, p, dim=-1), NotImplementedError,
+    distances = vector_norm(difference, p, dim=-1)
+    if p == 0 and difference.requires_grad and is_grad_enabled():
+        # vector_norm's gradient for p = 0 is none, PyTorch's _cdist_backward's zeros: a where
+        # that never picks the difference (so NaN stays out) adds them
+        never = Tensor._wrap(np.zeros((), np.bool_))
+        distances = distances + where(never, difference, 0.0).sum(-1)
+    distances = without_double_backward(distances, NotImplementedError,
                                         "the derivative for '_cdist_backward' is not implemented.",
                                         forward_ad_unsupported("_cdist_forward"))
     return torch_named(distances, "CdistBackward0")

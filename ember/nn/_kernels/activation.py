@@ -12,7 +12,7 @@ import numpy as np
 from ... import _halfcast, _jit, _threads
 from ..._dtype import accumulation_dtype, is_floating, scalar_type_name
 from ..._layout import unary_layout
-from ...autograd.function import Op
+from ...autograd.function import Op, linked_to_input
 from ...ops._broadcast import unbroadcast
 from ...ops._select import select, where
 from ...ops.elementwise._operands import _widened
@@ -392,6 +392,14 @@ def _leaky_relu_float32_kernel(x, grad, slope, out, backward):
             out[index] = x[index] if x[index] > 0 else x[index] * slope
 
 
+_NEGATIVE_SLOPE_IN_PLACE = (
+    "In-place leakyReLu backward calculation is triggered with a negative slope which is not "
+    "supported. This is caused by calling in-place forward function with a negative slope, "
+    "please call out-of-place version instead. File an issue at "
+    "https://github.com/pytorch/pytorch if you do require supporting in-place leakRelu backward "
+    "calculation with negative slope")
+
+
 class LeakyRelu(_Activation):
     """x where positive, else negative_slope * x; the in-place form saves its output (as
     PyTorch's), the out-of-place form its input, which leaves the output free to change."""
@@ -411,10 +419,17 @@ class LeakyRelu(_Activation):
         # With a non-negative slope, out > 0 exactly where x > 0, so the output serves as well.
         ctx.save_for_backward(out if inplace and negative_slope >= 0 else x)
         ctx.negative_slope = negative_slope
+        # PyTorch's leaky_relu_ differentiates its result, leaky_relu its input (see backward)
+        ctx.backward_keeps_input = not inplace
+        ctx.inplace = inplace
         return out
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.inplace and ctx.negative_slope < 0:
+            # PyTorch's leaky_relu_ derives from its result, which a negative slope makes
+            # ambiguous: its backward refuses
+            raise RuntimeError(_NEGATIVE_SLOPE_IN_PLACE)
         (saved,) = ctx.saved_tensors
         if ctx.xp is np:
             grad = _dense(grad, saved)
@@ -426,7 +441,12 @@ class LeakyRelu(_Activation):
                 return out, None, None
         sloped = grad * ctx.negative_slope if ctx.xp is not np else \
             _once(_widened(grad) * ctx.negative_slope, grad.dtype)
-        return where(ctx.xp, saved > 0, grad, sloped), None, None
+        grad_input = where(ctx.xp, saved > 0, grad, sloped)
+        if ctx.xp is not np and ctx.inplace:
+            # under create_graph the gradient depends on the in-place result (derivative 0), so
+            # a further grad runs this backward again, as PyTorch's for leaky_relu_
+            grad_input = linked_to_input(grad_input, (ctx, 0), None)
+        return grad_input, None, None
 
 
 @_jit.kernel
@@ -440,6 +460,29 @@ def _elu_backward_float32(x, grad, scale, coefficient, out):
             out[index] = grad[index] * scale
         else:
             out[index] = grad[index] * (_jit.exp_float32(value) * coefficient)
+
+
+class RreluWithNoise(_Activation):
+    """x * noise, the slopes rrelu drew in training (1 above 0). PyTorch's backward takes the
+    input (derivative 0), the in-place form's its result: under create_graph the gradient is
+    linked to whichever it takes, so a further grad of the in-place form runs this again."""
+
+    @staticmethod
+    def forward(ctx, x, noise, inplace):
+        ctx.save_for_backward(_once(noise, x.dtype))  # noise: the slopes in x's compute type
+        ctx.inplace = inplace
+        ctx.backward_keeps_input = not inplace
+        return _once(_widened(x) * _widened(noise), x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (noise,) = ctx.saved_tensors
+        if ctx.xp is np:
+            return _once(_widened(grad) * _widened(noise), grad.dtype), None, None
+        grad_input = grad * noise
+        if ctx.inplace:
+            grad_input = linked_to_input(grad_input, (ctx, 0), None)
+        return grad_input, None, None
 
 
 class Elu(_Activation):

@@ -741,15 +741,28 @@ def _convolution_backward(ctx, grad, transposed):
             adjoint = convolve if transposed else convolve_transpose
             grad_input = adjoint(grad, weight, geometry)
         else:
-            grad_input = (ConvNd if transposed else ConvTransposeNd).apply(grad, weight, None,
-                                                                           geometry)
+            grad_input = _one_level_down(ctx, (ConvNd if transposed else ConvTransposeNd).apply(
+                grad, weight, None, geometry))
     if needs_weight:
         operands = (grad, input) if transposed else (input, grad)
         grad_weight = (convolve_weight_grad(*operands, geometry) if on_arrays
-                       else ConvWeightGrad.apply(*operands, geometry))
+                       else _one_level_down(ctx, ConvWeightGrad.apply(*operands, geometry)))
     if needs_bias:
         grad_bias = ctx.xp.sum(grad, axis=_spatial_axes(grad))
     return grad_input, grad_weight, grad_bias, None
+
+
+def _one_level_down(ctx, gradient):
+    """``gradient``, made under create_graph by the backward of ``ctx``, its node one node of
+    PyTorch's backward or not as the derivative order alternates: convolution's backward is one
+    node (ConvolutionBackward0), its double backward a composition of plain convolutions
+    (ConvolutionBackwardBackward0), each of these one node again. So a second derivative that
+    does not vary with the inputs (the weight's, of a convolution linear in it) is not recorded,
+    as PyTorch's."""
+    node = gradient.grad_fn
+    if isinstance(node, Op):
+        node.backward_is_one_node = not ctx.backward_is_one_node
+    return gradient
 
 
 class ConvWeightGrad(Op):
@@ -773,10 +786,12 @@ class ConvWeightGrad(Op):
         grad_of_input = grad_of_grad = None
         if ctx.needs_input_grad[0]:
             grad_of_input = (convolve_transpose(grad, grad_weight, geometry) if on_arrays
-                             else ConvTransposeNd.apply(grad, grad_weight, None, geometry))
+                             else _one_level_down(ctx, ConvTransposeNd.apply(
+                                 grad, grad_weight, None, geometry)))
         if ctx.needs_input_grad[1]:
             grad_of_grad = (convolve(input, grad_weight, geometry) if on_arrays
-                            else ConvNd.apply(input, grad_weight, None, geometry))
+                            else _one_level_down(ctx, ConvNd.apply(input, grad_weight, None,
+                                                                   geometry)))
         return grad_of_input, grad_of_grad, None
 
 

@@ -14,6 +14,7 @@ from ... import _halfcast, _jit
 from ..._dtype import accumulation_dtype
 from ...autograd.function import Op, linked_to_input
 from ...ops.elementwise.exp_log import sigmoid_array
+from ...ops.elementwise.extrema import relu
 from .linear import _product, bias_gradient
 
 
@@ -369,6 +370,11 @@ class ReLUStep:
     @staticmethod
     def forward(xp, input_gates, hidden_gates, hidden, cell):
         total = input_gates + hidden_gates
+        if xp is not np:
+            # recorded (create_graph): relu's node, whose backward stays linked to its output at
+            # every order, as PyTorch's threshold_backward
+            output = relu(total)
+            return output, None, (output,)
         # a maximum, not total * (total > 0): negative gates give +0.0 as PyTorch's relu, not -0.0
         output = xp.maximum(total, 0.0)
         return output, None, (output,)

@@ -7,7 +7,7 @@ import numpy as np
 from ... import _random, ops as _ops
 from ..._dtype import is_floating, scalar_type_name
 from ...autograd import function as function_module
-from ...autograd.function import keep_input_in_gradient, torch_named
+from ...autograd.function import torch_named
 from ...autograd.views import nothing_recorded
 from ...ops.elementwise.casting import autocast_op
 from ...tensor import Tensor
@@ -236,17 +236,21 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         result = leaky_relu(input, (lower + upper) / 2, inplace)
         return torch_named(result, "RreluWithNoiseBackward1" if inplace else
                            "RreluWithNoiseBackward0")
+    dtype = input._data.dtype
+    if dtype != np.float32 and dtype != np.float64 and dtype.name != "bfloat16":
+        raise NotImplementedError(f'"rrelu_with_noise_out_cpu" not implemented for '
+                                  f"'{scalar_type_name(dtype)}'")
     # PyTorch draws one float64 U(lower, upper) per non-positive element, in order, with the
-    # bounds first rounded to the input's compute type (float32 below float64)
+    # bounds first rounded to the input's compute type (float32 below float64), and multiplies
+    # by the slope in that type (bfloat16's noise, for backward, is rounded)
     negative = input._data <= 0
-    slopes = np.ones(input._data.shape, input._data.dtype)
-    compute = np.float64 if input._data.dtype == np.float64 else np.float32
+    compute = np.float64 if dtype == np.float64 else np.float32
+    slopes = np.ones(input._data.shape, compute)
     slopes[negative] = _random.uniform(None, (int(negative.sum()),), np.float64,
                                        float(compute(lower)), float(compute(upper)))
     noise = type(input)._wrap(slopes)
-    # PyTorch's rrelu_with_noise_backward keeps the input (derivative 0) under create_graph
     return _apply(input, inplace, "rrelu_", lambda: torch_named(
-        keep_input_in_gradient(input * noise), "RreluWithNoiseBackward0"),
+        _activation.RreluWithNoise.apply(input, noise, inplace), "RreluWithNoiseBackward0"),
                   "RreluWithNoiseBackward1")
 
 

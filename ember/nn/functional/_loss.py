@@ -124,7 +124,9 @@ def _classification(input, target, weight, ignore_index, reduction, smoothing, f
     unbatched = array.ndim == 1
     probabilities = tuple(array.shape) == tuple(target_array.shape)
     if not probabilities:
-        _refuse_gradient(weight, "nll_loss_forward", "weight", input)
+        # PyTorch's nll_loss_nd runs inputs of 3 or more dims through nll_loss2d
+        kernel = "nll_loss_forward" if array.ndim <= 2 else "nll_loss2d_forward"
+        _refuse_gradient(weight, kernel, "weight", input)
     elif from_logits and weight is not None and weight.requires_grad and is_grad_enabled():
         return _cross_entropy_with_learned_weight(input, target, weight, smoothing, reduction)
     if unbatched:
@@ -459,10 +461,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = _ops.exp(target) * (target - input)
     else:
-        # xlogy(t, t) - t * input, with 0 log 0 = 0 and a finite gradient at t = 0.
-        positive = target > 0
-        safe = _ops.where(positive, target, 1.0)
-        loss = target * _ops.log(safe) - target * input
+        # PyTorch's xlogy(t, t) - t * input: 0 log 0 = 0, NaN for t < 0, and xlogy's
+        # gradient for the target (NaN at t = 0, from its t / t)
+        loss = _ops.xlogy(target, target) - target * input
     loss = apply_reduction(loss, reduced)
     if reduction == "batchmean" and input._data.ndim != 0:
         loss = loss / input._data.shape[0]

@@ -319,6 +319,7 @@ class Div(_Binary):
     @staticmethod
     def forward(ctx, a, b):
         _Binary._remember(ctx, a, b)
+        given_a, given_b = a, b
         a, b = _promote_unrounded(a, b, False)
         if isinstance(a, np.ndarray) and a.dtype.kind in "biu" or not isinstance(
                 a, np.ndarray) and isinstance(b, np.ndarray) and b.dtype.kind in "biu":
@@ -327,7 +328,10 @@ class Div(_Binary):
             a, b = _cast(a, target), _cast(b, target)
         elif not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
             a = np.asarray(a, dtype=get_default_dtype().numpy)
-        ctx.save_for_backward(b, a if ctx.needs_input_grad[1] else None)
+        # A real operand made complex is saved as given: under create_graph the gradients must
+        # stay linked to it (z / x with a real x that requires grad), as PyTorch's saved operands
+        ctx.save_for_backward(_as_given(given_b, b),
+                              _as_given(given_a, a) if ctx.needs_input_grad[1] else None)
         if _divides_quietly(b):
             return _reduced_result(_half_binary(np.true_divide, a, b), a, b)
         return _reduced_result(_quietly(_half_binary, np.true_divide, a, b), a, b)
@@ -335,6 +339,14 @@ class Div(_Binary):
     @staticmethod
     def backward(ctx, grad):
         return _quietly(_div_gradients, ctx, grad)
+
+
+def _as_given(given, promoted):
+    """The operand as given where promotion only made a real array complex, else as promoted."""
+    if (type(given) is np.ndarray and given.dtype.kind == "f" and type(promoted) is np.ndarray
+            and promoted.dtype.kind == "c"):
+        return given
+    return promoted
 
 
 def _div_gradients(ctx, grad):
@@ -578,6 +590,7 @@ class Pow(_Binary):
         if ctx._recording and (type(base) is not np.ndarray or type(exponent) is not np.ndarray):
             # PyTorch's node of tensor ** number (number ** tensor) lists the tensor only
             ctx._next_order = (0,) if type(base) is np.ndarray else (1,)
+        given_base, given_exponent = base, exponent
         base, exponent = _promote(base, exponent)
         _refuse_bool(base, exponent, "pow")
         if isinstance(exponent, np.ndarray) and exponent.dtype.kind in "iu" and \
@@ -591,16 +604,28 @@ class Pow(_Binary):
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
         needs_base, needs_exponent = ctx.needs_input_grad
-        ctx.save_for_backward(base if needs_base or needs_exponent else None,
-                              exponent if needs_base or needs_exponent else None,
-                              out if needs_exponent else None)
+        if needs_base or needs_exponent:
+            # a real operand made complex is saved as given (see _as_given) and made complex
+            # again in backward, by a cast that create_graph records, as PyTorch's pow_backward
+            saved_base = _as_given(given_base, base)
+            saved_exponent = _as_given(given_exponent, exponent)
+            if saved_base is not base or saved_exponent is not exponent:
+                ctx.complex_dtype = out.dtype
+            ctx.save_for_backward(saved_base, saved_exponent, out if needs_exponent else None)
+        else:
+            ctx.save_for_backward(None, None, None)
         return out
+
+    complex_dtype = None  # the result's dtype where a real operand was saved as given
 
     @staticmethod
     def backward(ctx, grad):
         base, exponent, out = ctx.saved_tensors
         needs_base, needs_exponent = ctx.needs_input_grad
         xp = ctx.xp
+        if ctx.complex_dtype is not None:
+            base = _as_complex(xp, base, ctx.complex_dtype)
+            exponent = _as_complex(xp, exponent, ctx.complex_dtype)
         grad_base = grad_exponent = None
         number_exponent = isinstance(exponent, _PYTHON_NUMBERS)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -630,6 +655,15 @@ class Pow(_Binary):
                     local = xp.where((base == 0) & _real_nonnegative(xp, exponent), 0, local)
                 grad_exponent = _grad_for(grad * conj_of(local), *ctx.b_meta)
         return grad_base, grad_exponent
+
+
+def _as_complex(xp, value, dtype):
+    """A saved real operand (array or Tensor) as the complex ``dtype``; others as they are."""
+    if type(value) is np.ndarray:
+        return value.astype(dtype) if value.dtype.kind != "c" else value
+    if isinstance(value, Tensor) and not value.is_complex():
+        return xp.astype(value, dtype)
+    return value
 
 
 def _real_nonnegative(xp, exponent):

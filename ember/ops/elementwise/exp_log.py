@@ -204,6 +204,23 @@ def xlog1py(input, other):
     return _binary_math(XLog1PY, input, other, "xlog1py")
 
 
+def _entr(x):
+    """-x log x above 0, 0 at 0, -inf below (NaN kept)."""
+    inside = -x * np.log(x)
+    outside = np.where(x == 0, 0.0, np.where(np.isnan(x), x, -np.inf))
+    return np.where(x > 0, inside, outside).astype(x.dtype, copy=False)
+
+
+class Entr(_OfInput):
+    """torch.special.entr as one op: PyTorch's gradient is -(1 + log x) everywhere (inf at 0,
+    NaN below), which a composition masked with where would zero."""
+
+    _torch_name = "SpecialEntrBackward0"
+    function = staticmethod(_entr)
+    gradient = staticmethod(lambda xp, grad, x: grad * -(1 + xp.log(x)))
+    quiet = True
+
+
 def _reciprocal_sqrt(x):
     return (1 / np.sqrt(_widened(x))).astype(x.dtype, copy=False)
 

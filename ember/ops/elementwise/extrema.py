@@ -4,7 +4,7 @@ import numpy as np
 from ... import _jit, _threads
 from ..._dtype import overflow_error, scalar_overflows, wrapped_int
 from ..._layout import memory_order, unary_layout
-from ...autograd.function import Op
+from ...autograd.function import Op, linked_to_input
 from ...tensor import Tensor
 from .._select import where
 from ._operands import (
@@ -277,7 +277,6 @@ def clamp_max(input, max):
 class Relu(Op):
     output_layout = staticmethod(unary_layout)
     differentiable_backward = True
-    backward_keeps_input = True
     _saved_names = ("result",)
 
     @staticmethod
@@ -307,7 +306,9 @@ class Relu(Op):
         (out,) = ctx.saved_tensors
         xp = ctx.xp
         if xp is not np:
-            return xp.where(out <= 0, 0, grad)
+            # PyTorch's threshold_backward takes the result (derivative 0): under create_graph
+            # the gradient depends on relu's output, so a further grad runs relu's backward again
+            return linked_to_input(xp.where(out <= 0, 0, grad), (ctx, 0), None)
         if (grad.shape == out.shape and grad.dtype == out.dtype and grad.ndim
                 and (grad.dtype == np.float32 or grad.dtype == np.float64)):
             compiled = _relu_grad_kernel.compiled()
