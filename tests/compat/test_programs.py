@@ -54,6 +54,12 @@ BFLOAT16 = dict(rtol=1e-3, atol=1e-4)
 # (its AVX2 kernels); over 20 steps the losses then drift apart by up to a bfloat16 rounding step
 # (eps 7.8e-3), as they would between two PyTorch machines.
 BFLOAT16_AVX2 = dict(rtol=1e-2, atol=1e-3)
+# A float32 program whose ReLUs after BatchNorm meet values within float32 rounding of zero: on
+# an Intel AVX-512 machine one batch-norm output of the first step is 5.3e-8 in float64, rounds
+# positive in PyTorch and to -3.9e-7 in ember (each within its float32 error, from convolution
+# sums rounded in another order); the one flipped mask element changes that step's gradients by
+# up to 10%, and 20 steps later the losses differ by 2e-3 relative (float64 runs agree to 1e-10).
+RELU_MASK_FLIP = dict(rtol=5e-3, atol=1e-4)
 
 # PyTorch warns that its C++ sparse kernels skip index checks unless asked; ember's sparse
 # tensors always index through checked NumPy/SciPy code, so there is nothing to warn about.
@@ -71,7 +77,7 @@ CASES = {
     "amp_cpu_bfloat16": (["amp_train.py", "--device-type", "cpu", "--steps", "20"], BFLOAT16),
     "amp_cuda_spelling": (["amp_train.py", "--device-type", "cuda", "--steps", "20"], FLOAT32),
     "rotary_fno_stft": (["spectral.py", "--steps", "20"], FLOAT32),
-    "unet_segmentation": (["unet_seg.py", "--steps", "20"], FLOAT32),
+    "unet_segmentation": (["unet_seg.py", "--steps", "20"], RELU_MASK_FLIP),
     "wgan_gradient_penalty": (["wgan_gp.py", "--steps", "20"], FLOAT32),
     "seq2seq_transformer_seeded": (["seq2seq_transformer.py", "--steps", "20"], FLOAT32),
     "forecast_packed_persistent_workers": (["forecast_packed.py", "--steps", "20"], FLOAT32),
