@@ -372,7 +372,10 @@ def _exp_in_place(scores, masked):
     if scores.shape[-1] == 0:
         return (np.ones(scores.shape[:-1] + (1,), scores.dtype),
                 np.zeros(scores.shape[:-1] + (1,), scores.dtype))
-    compiled = _jit.compiled_float32(_exp_rows_float32, scores)
+    # any size (not compiled_float32's minimum): ember's threads call this on parts of the
+    # scores, and each part must round as the whole does
+    compiled = (_exp_rows_float32.compiled() if _jit.uniform_arrays((scores,), (_FLOAT32,))
+                else None)
     if compiled is not None:
         total = np.empty(scores.shape[:-1] + (1,), scores.dtype)
         log_normalizer = np.empty_like(total)

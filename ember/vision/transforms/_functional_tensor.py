@@ -4,6 +4,7 @@ functional.py unwraps ember tensors (and HWC NumPy images) to these arrays and w
 Integer images are computed in float32 and converted back the way torch's ``.to(dtype)`` does
 (truncation), except where torchvision rounds first (resize).
 """
+import functools
 import math
 
 import numpy as np
@@ -221,10 +222,27 @@ def _inverse_affine_grid(matrix, width, height, output_width, output_height, dty
 
 
 def _times_matrix(points, matrix):
-    """``points`` (..., 3) @ ``matrix`` (3, 2), each product rounded, summed left to right (the
-    rounding of torch's bmm here; NumPy's matmul fuses some of them)."""
+    """``points`` (..., 3) @ ``matrix`` (3, 2) rounded as torch's bmm rounds it on this CPU:
+    PyTorch's CPU wheels multiply with MKL, whose kernels fuse these products (as NumPy's
+    OpenBLAS matmul does) on Intel CPUs, and round each product, summed left to right, on
+    others. A coordinate an ulp apart moves nearest sampling across a half-pixel."""
+    if _mkl_fuses():
+        return np.matmul(points, matrix)
     return ((points[..., 0:1] * matrix[0] + points[..., 1:2] * matrix[1])
             + points[..., 2:3] * matrix[2])
+
+
+@functools.lru_cache(maxsize=None)
+def _mkl_fuses():
+    """Whether this is an Intel CPU (read once from /proc/cpuinfo; False where unreadable)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("vendor_id"):
+                    return "GenuineIntel" in line
+    except OSError:
+        pass
+    return False
 
 
 def affine_output_size(matrix, width, height):
