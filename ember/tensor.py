@@ -148,8 +148,7 @@ def _size_items(items):
             continue
         kind = type(item)
         name = kind.__name__
-        if kind.__module__ != "builtins" and not kind.__flags__ & _HEAP_TYPE and \
-                not isinstance(item, Tensor):
+        if kind.__module__ != "builtins" and not kind.__flags__ & _HEAP_TYPE:
             name = f"{kind.__module__}.{name}"  # a C type's tp_name carries its module
         raise TypeError(f"{repr_prefix()}.Size() takes an iterable of 'int' (item {index} is "
                         f"'{name}')")

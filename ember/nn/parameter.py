@@ -51,10 +51,8 @@ class Buffer(Tensor, metaclass=_BufferMeta):
     detached view of ``data``, sharing its storage) that carries the mark."""
 
     def __new__(cls, data=None, *, persistent=True):
-        if data is None:
-            data = Tensor._wrap(_storage("Buffer", None))
-        elif not isinstance(data, Tensor):
-            _storage("Buffer", data)  # raises naming the type
+        if not isinstance(data, Tensor):
+            data = Tensor._wrap(_storage("Buffer", data))  # None: empty; else its TypeError
         marked = data.detach().requires_grad_(data.requires_grad)
         marked.persistent = persistent
         marked._is_buffer = True
